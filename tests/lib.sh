@@ -202,6 +202,15 @@ content() {
 
 # ---- background processes -----------------------------------------------
 
+# alive PID: the process exists and is not a zombie (kill -0 succeeds on an
+# exited child that was not waited for yet).
+alive() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[ "${st:0:1}" != Z ]
+}
+
 bg() {
 	"$@" &
 	BG_PIDS+=($!)
@@ -213,7 +222,7 @@ kill_bg() {
 		kill "$p" 2>/dev/null
 	done
 	for p in "${BG_PIDS[@]}"; do
-		wait_for -t 5 bash -c "! kill -0 $p" || kill -KILL "$p" 2>/dev/null
+		wait_for -t 5 eval "! alive $p" || kill -KILL "$p" 2>/dev/null
 	done
 	BG_PIDS=()
 }
@@ -255,7 +264,7 @@ mount_fs() {
 	[ -n "${CATKEEPER_TEST_STATE:-}" ] && echo "$pid $mnt" >"$CATKEEPER_TEST_STATE/mount.$pid"
 	local end=$((SECONDS + 30))
 	while ! timeout 5 bash -c 'mountpoint -q "$1" && [ -n "$(ls -A "$1")" ]' _ "$mnt" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null; then
+		if ! alive "$pid"; then
 			wait "$pid"
 			not_ok "mount #$n ($*) started" "catkeeperfs exited with status $? before mounting" \
 				"$(tail -n 30 "$FS_ERR" "$FS_LOG" 2>/dev/null)"
@@ -300,8 +309,8 @@ umount_fs() {
 		timeout 20 fusermount3 -u -z "$mnt" 2>/dev/null
 	fi
 	local end=$((SECONDS + 60)) rc
-	while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.1; done
-	if kill -0 "$pid" 2>/dev/null; then
+	while alive "$pid" && [ $SECONDS -lt $end ]; do sleep 0.1; done
+	if alive "$pid"; then
 		kill -KILL "$pid" 2>/dev/null
 		err="$err; catkeeperfs did not exit within 60 s of the unmount (killed)"
 	fi
@@ -330,7 +339,7 @@ cleanup() {
 		timeout 10 fusermount3 -u "$m" 2>/dev/null || timeout 10 fusermount3 -u -z "$m" 2>/dev/null
 		if [ -n "$pid" ]; then
 			local end=$((SECONDS + 20))
-			while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.1; done
+			while alive "$pid" && [ $SECONDS -lt $end ]; do sleep 0.1; done
 			kill -KILL "$pid" 2>/dev/null
 			[ -n "${CATKEEPER_TEST_STATE:-}" ] && rm -f "$CATKEEPER_TEST_STATE/mount.$pid"
 		fi
