@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef CK_FACE_H
+#define CK_FACE_H
+
+/* The FUSE face: what ops.c shares with the modules for each kind of file. */
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+
+#include "inventory.h"
+
+/* Larger writes to config.xml (or a scratch file) fail with EFBIG. */
+#define MAX_XML (1024 * 1024)
+
+struct events_reader;
+
+/* One open file. */
+struct handle {
+	uint64_t ino;
+	char *buf;		/* config.xml as read or being written */
+	size_t len;
+	bool dirty;
+	uint32_t seen_gen;	/* for poll(): the generation last read */
+	struct events_reader *events;
+};
+
+/* files.c: value files, rendered from the cache. */
+const char *file_name(enum file_kind kind);
+enum file_kind file_kind_of(const char *name);
+bool file_writable(enum file_kind kind);
+/* Under the inventory lock: the content of a file, malloc'd. */
+char *file_render(struct node *n, enum file_kind kind, size_t *len);
+uint32_t file_gen(struct node *n, enum file_kind kind);
+/* Acts on a write to a value file; returns 0 or a negative errno. */
+int file_write(fuse_req_t req, uint64_t ino, const char *buf, size_t len);
+/* The name of the user who sent REQ, for the history. */
+char *req_user(fuse_req_t req);
+
+/* configxml.c: config.xml is read from the host at open and written whole. */
+int config_open(struct handle *hd, uint64_t vm_id, bool truncate);
+int config_write(struct handle *hd, const char *buf, size_t len, off_t off);
+int config_truncate(struct handle *hd, off_t size);
+int config_commit(fuse_req_t req, uint64_t vm_id, const char *xml, size_t len);
+
+/* events.c: the .events stream. */
+struct events_reader *events_open(void);
+void events_close(struct events_reader *r);
+void events_read(fuse_req_t req, struct events_reader *r, size_t size, bool nonblock);
+unsigned events_poll(struct events_reader *r, struct fuse_pollhandle *ph);
+void events_publish(const char *type, const char *path);
+
+/* notify.c: the one thread that tells the kernel and pollers of changes. */
+int notifier_start(struct fuse_session *se);
+void notifier_stop(void);
+void poll_wait(uint64_t ino, struct fuse_pollhandle *ph);
+
+extern const struct fuse_lowlevel_ops catkeeper_ops;
+extern struct fuse_session *face_session;
+
+#endif

@@ -1,0 +1,1064 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "hostconn.h"
+#include "domxml.h"
+#include "hmap.h"
+#include "log.h"
+#include "reservation.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+/*
+ * Keepalive: a host whose link goes silent is declared unreachable after
+ * about KEEPALIVE_INTERVAL * (KEEPALIVE_COUNT + 1) seconds.
+ */
+#define KEEPALIVE_INTERVAL 2
+#define KEEPALIVE_COUNT 3
+/* Reconnection backoff: doubles from the first to the last, then stays. */
+#define BACKOFF_FIRST 0.25
+#define BACKOFF_MAX 2.0
+/* How long a write waits for its host before it gives up with ETIMEDOUT. */
+#define CALL_TIMEOUT_SECS 60
+
+struct job {
+	struct hc_request req;
+	char *uuid, *name, *arg;
+	int rc;
+	char *errmsg;
+	bool done, abandoned;
+	pthread_cond_t cond;
+	struct job *next;
+};
+
+/* What the refresher last saw of a domain, to fetch details only on change. */
+struct seen {
+	char uuid[UUID_LEN];
+	bool active;
+};
+
+struct hostconn {
+	char *name, *uri;
+	int refresh_secs;
+	const struct hostconn_callbacks *cb;
+	void *opaque;
+
+	pthread_mutex_t lock;
+	pthread_cond_t wake;	/* refresher */
+	pthread_cond_t work;	/* actor */
+	virConnectPtr conn;
+	bool stop, closed;
+	int life_cb, meta_cb;
+	char **resync;
+	size_t nresync;
+	struct job *jobs, **jobs_tail;
+	struct hmap seen;
+	pthread_t refresher, actor;
+};
+
+static pthread_t event_thread;
+static volatile int event_quit;
+
+const char *vm_state_name(enum vm_state st)
+{
+	static const char *const names[] = {
+		[VM_NOSTATE] = "nostate", [VM_RUNNING] = "running", [VM_BLOCKED] = "blocked",
+		[VM_PAUSED] = "paused", [VM_SHUTDOWN] = "shutdown", [VM_SHUTOFF] = "shutoff",
+		[VM_CRASHED] = "crashed", [VM_PMSUSPENDED] = "pmsuspended",
+	};
+
+	return st <= VM_PMSUSPENDED ? names[st] : "nostate";
+}
+
+void dom_info_clear(struct dom_info *di)
+{
+	free(di->name);
+	free(di->owner);
+	free(di->description);
+	free(di->vnc);
+	free(di->ips);
+	memset(di, 0, sizeof(*di));
+}
+
+static void silence(void *opaque, virErrorPtr err)
+{
+	(void)opaque;
+	(void)err;
+}
+
+static void *event_loop(void *arg)
+{
+	(void)arg;
+	while (!event_quit)
+		if (virEventRunDefaultImpl() < 0)
+			log_msg("libvirt event loop: %s", virGetLastErrorMessage());
+	return NULL;
+}
+
+int hostconn_global_init(void)
+{
+	if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0)
+		return -1;
+	/* Errors are reported where they happen, with their context. */
+	virSetErrorFunc(NULL, silence);
+	return pthread_create(&event_thread, NULL, event_loop, NULL) ? -1 : 0;
+}
+
+static void wake_loop(int timer, void *opaque)
+{
+	(void)opaque;
+	virEventRemoveTimeout(timer);
+}
+
+void hostconn_global_shutdown(void)
+{
+	event_quit = 1;
+	virEventAddTimeout(0, wake_loop, NULL, NULL);
+	pthread_join(event_thread, NULL);
+}
+
+static int seen_match(const void *value, const void *key)
+{
+	return !strcmp(((const struct seen *)value)->uuid, key);
+}
+
+/* ---- errors ---- */
+
+static int set_err(char **errmsg, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int set_err(char **errmsg, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(*errmsg);
+	va_start(ap, fmt);
+	if (vasprintf(errmsg, fmt, ap) < 0)
+		*errmsg = NULL;
+	va_end(ap);
+	return rc;
+}
+
+/* The errno that fits libvirt's last error, with its message. */
+static int virt_err(virConnectPtr conn, char **errmsg)
+{
+	virErrorPtr e = virGetLastError();
+	int code = e ? e->code : VIR_ERR_INTERNAL_ERROR;
+	char *msg = strdup(e && e->message ? e->message : "libvirt error");
+	int rc;
+
+	switch (code) {
+	case VIR_ERR_OPERATION_INVALID:
+	case VIR_ERR_OPERATION_FAILED:
+		rc = -EBUSY;
+		break;
+	case VIR_ERR_NO_DOMAIN:
+		rc = -ENOENT;
+		break;
+	case VIR_ERR_XML_ERROR:
+	case VIR_ERR_XML_DETAIL:
+	case VIR_ERR_XML_INVALID_SCHEMA:
+	case VIR_ERR_INVALID_ARG:
+	case VIR_ERR_CONFIG_UNSUPPORTED:
+		rc = -EINVAL;
+		break;
+	case VIR_ERR_NO_SUPPORT:
+	case VIR_ERR_ARGUMENT_UNSUPPORTED:
+	case VIR_ERR_OPERATION_UNSUPPORTED:
+		rc = -EOPNOTSUPP;
+		break;
+	case VIR_ERR_OPERATION_DENIED:
+	case VIR_ERR_ACCESS_DENIED:
+	case VIR_ERR_AUTH_FAILED:
+		rc = -EPERM;
+		break;
+	case VIR_ERR_OPERATION_TIMEOUT:
+	case VIR_ERR_AGENT_UNRESPONSIVE:
+		rc = -ETIMEDOUT;
+		break;
+	case VIR_ERR_DOM_EXIST:
+		rc = -EEXIST;
+		break;
+	default:
+		/* A public call resets the last error: its message was copied first. */
+		rc = conn && virConnectIsAlive(conn) == 0 ? -EHOSTUNREACH : -EIO;
+	}
+	set_err(errmsg, rc, "%s", msg ? msg : "libvirt error");
+	free(msg);
+	return rc;
+}
+
+/* ---- reading domains ---- */
+
+static enum vm_state map_state(int st)
+{
+	switch (st) {
+	case VIR_DOMAIN_RUNNING:
+		return VM_RUNNING;
+	case VIR_DOMAIN_BLOCKED:
+		return VM_BLOCKED;
+	case VIR_DOMAIN_PAUSED:
+		return VM_PAUSED;
+	case VIR_DOMAIN_SHUTDOWN:
+		return VM_SHUTDOWN;
+	case VIR_DOMAIN_SHUTOFF:
+		return VM_SHUTOFF;
+	case VIR_DOMAIN_CRASHED:
+		return VM_CRASHED;
+	case VIR_DOMAIN_PMSUSPENDED:
+		return VM_PMSUSPENDED;
+	default:
+		return VM_NOSTATE;
+	}
+}
+
+static bool is_active(enum vm_state st)
+{
+	return st != VM_SHUTOFF && st != VM_NOSTATE;
+}
+
+static char *lease_addresses(virDomainPtr dom)
+{
+	virDomainInterfacePtr *ifaces = NULL;
+	int n = virDomainInterfaceAddresses(dom, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
+					    0);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	if (n < 0)
+		return NULL;
+	out = open_memstream(&buf, &len);
+	for (int i = 0; i < n; i++) {
+		for (unsigned j = 0; out && j < ifaces[i]->naddrs; j++)
+			fprintf(out, "%s\n", ifaces[i]->addrs[j].addr);
+		virDomainInterfaceFree(ifaces[i]);
+	}
+	free(ifaces);
+	if (out)
+		fclose(out);
+	return buf;
+}
+
+/* The definition (and, when running, the live parts) of one domain. */
+static int fetch_detail(virDomainPtr dom, struct dom_info *di)
+{
+	char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+
+	if (!xml)
+		return -1;
+	if (domxml_definition(xml, di) == 0)
+		di->fields |= DI_DEFINITION;
+	free(xml);
+	if (!is_active(di->state)) {
+		di->vnc = strdup("");
+		di->ips = strdup("");
+		di->fields |= DI_LIVE | DI_IPS;
+		return 0;
+	}
+	xml = virDomainGetXMLDesc(dom, 0);
+	if (xml) {
+		di->vnc = domxml_vnc(xml);
+		di->fields |= DI_LIVE;
+		free(xml);
+	}
+	di->ips = lease_addresses(dom);
+	if (di->ips)
+		di->fields |= DI_IPS;
+	return 0;
+}
+
+/* Everything about one domain, for a domain an event named. */
+static int fetch_domain(virDomainPtr dom, struct dom_info *di)
+{
+	int st, reason, autostart;
+
+	di->name = strdup(virDomainGetName(dom));
+	virDomainGetUUIDString(dom, di->uuid);
+	if (virDomainGetState(dom, &st, &reason, 0) < 0)
+		return -1;
+	di->state = map_state(st);
+	di->fields |= DI_STATE;
+	di->persistent = virDomainIsPersistent(dom) == 1;
+	di->fields |= DI_PERSISTENT;
+	if (di->persistent && virDomainGetAutostart(dom, &autostart) == 0) {
+		di->autostart = autostart;
+		di->fields |= DI_AUTOSTART;
+	} else if (!di->persistent) {
+		di->autostart = false;
+		di->fields |= DI_AUTOSTART;
+	}
+	if (fetch_detail(dom, di) < 0)
+		return -1;
+	if (is_active(di->state)) {
+		/* A running domain's sizes are the live ones. */
+		virDomainInfo info;
+
+		if (virDomainGetInfo(dom, &info) == 0) {
+			di->vcpus = info.nrVirtCpu;
+			di->memory_kib = info.memory;
+		}
+	}
+	return 0;
+}
+
+static void remember(struct hostconn *hc, const char *uuid, bool active)
+{
+	struct seen *s = hmap_get(&hc->seen, hmap_hash_str(uuid), uuid);
+
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return;
+		snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
+		if (hmap_put(&hc->seen, hmap_hash_str(uuid), s) < 0) {
+			free(s);
+			return;
+		}
+	}
+	s->active = active;
+}
+
+static void forget(struct hostconn *hc, const char *uuid)
+{
+	free(hmap_del(&hc->seen, hmap_hash_str(uuid), uuid));
+}
+
+static void forget_all(struct hostconn *hc)
+{
+	for (size_t i = 0; i < hc->seen.nbuckets; i++)
+		for (struct hmap_entry *e = hc->seen.buckets[i]; e; e = e->next)
+			free(e->value);
+	hmap_destroy(&hc->seen);
+}
+
+/* Reads a domain again and reports it; the refresher and actor both use it. */
+static void resync_one(struct hostconn *hc, virConnectPtr conn, const char *uuid)
+{
+	virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
+	struct dom_info di = {0};
+
+	if (!dom) {
+		virErrorPtr e = virGetLastError();
+
+		if (e && e->code == VIR_ERR_NO_DOMAIN) {
+			pthread_mutex_lock(&hc->lock);
+			forget(hc, uuid);
+			pthread_mutex_unlock(&hc->lock);
+			hc->cb->domain_gone(hc->opaque, uuid);
+		}
+		return;
+	}
+	if (fetch_domain(dom, &di) == 0) {
+		pthread_mutex_lock(&hc->lock);
+		remember(hc, di.uuid, is_active(di.state));
+		pthread_mutex_unlock(&hc->lock);
+		hc->cb->domain(hc->opaque, &di);
+	} else {
+		log_msg("%s: cannot read domain %s: %s", hc->name, uuid, virGetLastErrorMessage());
+	}
+	dom_info_clear(&di);
+	virDomainFree(dom);
+}
+
+static bool in_list(virDomainPtr *doms, int n, virDomainPtr dom)
+{
+	unsigned char a[VIR_UUID_BUFLEN], b[VIR_UUID_BUFLEN];
+
+	if (virDomainGetUUID(dom, a) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (virDomainGetUUID(doms[i], b) == 0 && !memcmp(a, b, sizeof(a)))
+			return true;
+	return false;
+}
+
+static int list_flagged(virConnectPtr conn, unsigned flags, virDomainPtr **doms)
+{
+	int n = virConnectListAllDomains(conn, doms, flags);
+
+	if (n < 0)
+		*doms = NULL;
+	return n;
+}
+
+static void free_domains(virDomainPtr *doms, int n)
+{
+	for (int i = 0; i < n; i++)
+		virDomainFree(doms[i]);
+	free(doms);
+}
+
+static void stat_values(virDomainStatsRecordPtr rec, struct dom_info *di)
+{
+	for (int i = 0; i < rec->nparams; i++) {
+		virTypedParameterPtr p = &rec->params[i];
+
+		if (!strcmp(p->field, "state.state"))
+			di->state = map_state(p->value.i);
+		else if (!strcmp(p->field, "vcpu.current") && is_active(di->state))
+			di->vcpus = p->value.ui;
+		else if (!strcmp(p->field, "balloon.current") && is_active(di->state))
+			di->memory_kib = p->value.ul;
+	}
+}
+
+/*
+ * The bulk pass: one stats call for every domain's state and live sizes, two
+ * lists for autostart and transience, then per domain only what has no event
+ * (addresses) or what changed since the last pass.
+ */
+static int full_pass(struct hostconn *hc, virConnectPtr conn)
+{
+	unsigned what = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BALLOON;
+	virDomainStatsRecordPtr *recs = NULL;
+	virDomainPtr *autos = NULL, *transients = NULL;
+	char **uuids = NULL;
+	int n, nauto, ntrans;
+
+	n = virConnectGetAllDomainStats(conn, what, &recs, 0);
+	if (n < 0)
+		n = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_STATE, &recs, 0);
+	if (n < 0)
+		return -1;
+	nauto = list_flagged(conn, VIR_CONNECT_LIST_DOMAINS_AUTOSTART, &autos);
+	ntrans = list_flagged(conn, VIR_CONNECT_LIST_DOMAINS_TRANSIENT, &transients);
+	uuids = calloc(n + 1, sizeof(*uuids));
+	for (int i = 0; i < n && uuids && !hc->stop; i++) {
+		virDomainPtr dom = recs[i]->dom;
+		struct dom_info di = {0};
+		struct seen *s;
+		bool need_detail;
+
+		di.name = strdup(virDomainGetName(dom));
+		virDomainGetUUIDString(dom, di.uuid);
+		uuids[i] = strdup(di.uuid);
+		di.state = VM_NOSTATE;
+		stat_values(recs[i], &di);
+		di.fields |= DI_STATE;
+		if (nauto >= 0) {
+			di.autostart = in_list(autos, nauto, dom);
+			di.fields |= DI_AUTOSTART;
+		}
+		if (ntrans >= 0) {
+			di.persistent = !in_list(transients, ntrans, dom);
+			di.fields |= DI_PERSISTENT;
+		}
+		pthread_mutex_lock(&hc->lock);
+		s = hmap_get(&hc->seen, hmap_hash_str(di.uuid), di.uuid);
+		need_detail = !s || s->active != is_active(di.state);
+		pthread_mutex_unlock(&hc->lock);
+		if (need_detail) {
+			unsigned vcpus = di.vcpus;
+			unsigned long long mem = di.memory_kib;
+
+			if (fetch_detail(dom, &di) == 0 && is_active(di.state) && vcpus) {
+				/* A running domain's sizes are the live ones. */
+				di.vcpus = vcpus;
+				di.memory_kib = mem ? mem : di.memory_kib;
+			}
+			if (di.fields & DI_DEFINITION) {
+				pthread_mutex_lock(&hc->lock);
+				remember(hc, di.uuid, is_active(di.state));
+				pthread_mutex_unlock(&hc->lock);
+			}
+		} else if (is_active(di.state)) {
+			di.ips = lease_addresses(dom);
+			if (di.ips)
+				di.fields |= DI_IPS;
+		}
+		if (!(di.fields & DI_DEFINITION) && need_detail) {
+			/* Not known yet and its definition unreadable: report nothing. */
+			dom_info_clear(&di);
+			continue;
+		}
+		hc->cb->domain(hc->opaque, &di);
+		dom_info_clear(&di);
+	}
+	if (uuids && !hc->stop) {
+		int m = 0;
+
+		for (int i = 0; i < n; i++)
+			if (uuids[i])
+				uuids[m++] = uuids[i];
+		hc->cb->sweep(hc->opaque, uuids, m);
+		for (int i = 0; i < m; i++)
+			free(uuids[i]);
+	}
+	free(uuids);
+	virDomainStatsRecordListFree(recs);
+	free_domains(autos, nauto);
+	free_domains(transients, ntrans);
+	return 0;
+}
+
+/* ---- connection ---- */
+
+static void queue_resync(struct hostconn *hc, virDomainPtr dom)
+{
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	char **grown;
+
+	if (virDomainGetUUIDString(dom, uuid) < 0)
+		return;
+	pthread_mutex_lock(&hc->lock);
+	for (size_t i = 0; i < hc->nresync; i++)
+		if (!strcmp(hc->resync[i], uuid))
+			goto out;
+	grown = realloc(hc->resync, (hc->nresync + 1) * sizeof(*grown));
+	if (!grown)
+		goto out;
+	hc->resync = grown;
+	hc->resync[hc->nresync] = strdup(uuid);
+	if (hc->resync[hc->nresync])
+		hc->nresync++;
+	pthread_cond_signal(&hc->wake);
+out:
+	pthread_mutex_unlock(&hc->lock);
+}
+
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+	(void)conn;
+	(void)event;
+	(void)detail;
+	queue_resync(opaque, dom);
+	return 0;
+}
+
+static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
+			void *opaque)
+{
+	(void)conn;
+	(void)type;
+	(void)nsuri;
+	queue_resync(opaque, dom);
+}
+
+static const char *close_reason(int reason)
+{
+	switch (reason) {
+	case VIR_CONNECT_CLOSE_REASON_EOF:
+		return "connection closed by the host";
+	case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+		return "no keepalive answer";
+	case VIR_CONNECT_CLOSE_REASON_CLIENT:
+		return "connection closed";
+	default:
+		return "connection error";
+	}
+}
+
+static void on_close(virConnectPtr conn, int reason, void *opaque)
+{
+	struct hostconn *hc = opaque;
+
+	(void)conn;
+	pthread_mutex_lock(&hc->lock);
+	hc->closed = true;
+	pthread_cond_signal(&hc->wake);
+	pthread_mutex_unlock(&hc->lock);
+	/* The status flips at once: writes fail fast from now on. */
+	if (reason != VIR_CONNECT_CLOSE_REASON_CLIENT)
+		hc->cb->status(hc->opaque, HOST_UNREACHABLE, close_reason(reason));
+}
+
+static virConnectPtr connect_host(struct hostconn *hc)
+{
+	virConnectPtr conn = virConnectOpen(hc->uri);
+
+	if (!conn)
+		return NULL;
+	/* Local drivers have no keepalive nor close callback; that is fine. */
+	virConnectSetKeepAlive(conn, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT);
+	virConnectRegisterCloseCallback(conn, on_close, hc, NULL);
+	hc->life_cb = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+						       VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
+						       hc, NULL);
+	hc->meta_cb = virConnectDomainEventRegisterAny(conn, NULL,
+						       VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+						       VIR_DOMAIN_EVENT_CALLBACK(on_metadata),
+						       hc, NULL);
+	if (hc->life_cb < 0 || hc->meta_cb < 0)
+		log_msg("%s: no domain events (%s): changes are seen every %d s", hc->name,
+			virGetLastErrorMessage(), hc->refresh_secs);
+	virResetLastError();
+	return conn;
+}
+
+static void disconnect_host(struct hostconn *hc, virConnectPtr conn)
+{
+	if (hc->life_cb >= 0)
+		virConnectDomainEventDeregisterAny(conn, hc->life_cb);
+	if (hc->meta_cb >= 0)
+		virConnectDomainEventDeregisterAny(conn, hc->meta_cb);
+	hc->life_cb = hc->meta_cb = -1;
+	virConnectUnregisterCloseCallback(conn, on_close);
+	virConnectClose(conn);
+}
+
+static void timed_wait(struct hostconn *hc, double secs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)secs;
+	ts.tv_nsec += (long)((secs - (time_t)secs) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&hc->wake, &hc->lock, &ts);
+}
+
+static void *refresher_main(void *arg)
+{
+	struct hostconn *hc = arg;
+	double backoff = BACKOFF_FIRST, next_pass = 0;
+
+	pthread_mutex_lock(&hc->lock);
+	while (!hc->stop) {
+		if (!hc->conn) {
+			virConnectPtr conn;
+
+			pthread_mutex_unlock(&hc->lock);
+			conn = connect_host(hc);
+			if (!conn) {
+				hc->cb->status(hc->opaque, HOST_UNREACHABLE,
+					       virGetLastErrorMessage());
+				pthread_mutex_lock(&hc->lock);
+				timed_wait(hc, backoff);
+				backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+				continue;
+			}
+			backoff = BACKOFF_FIRST;
+			pthread_mutex_lock(&hc->lock);
+			hc->conn = conn;
+			hc->closed = false;
+			pthread_mutex_unlock(&hc->lock);
+			if (full_pass(hc, conn) == 0)
+				hc->cb->status(hc->opaque, HOST_CONNECTED, NULL);
+			else
+				log_msg("%s: first listing failed: %s", hc->name,
+					virGetLastErrorMessage());
+			next_pass = now_mono() + hc->refresh_secs;
+			pthread_mutex_lock(&hc->lock);
+			continue;
+		}
+		if (hc->closed) {
+			virConnectPtr conn = hc->conn;
+
+			hc->conn = NULL;
+			forget_all(hc);
+			pthread_mutex_unlock(&hc->lock);
+			log_msg("%s: connection lost, reconnecting", hc->name);
+			disconnect_host(hc, conn);
+			pthread_mutex_lock(&hc->lock);
+			continue;
+		}
+		if (hc->nresync) {
+			char **list = hc->resync;
+			size_t n = hc->nresync;
+			virConnectPtr conn = hc->conn;
+
+			hc->resync = NULL;
+			hc->nresync = 0;
+			pthread_mutex_unlock(&hc->lock);
+			for (size_t i = 0; i < n; i++) {
+				resync_one(hc, conn, list[i]);
+				free(list[i]);
+			}
+			free(list);
+			pthread_mutex_lock(&hc->lock);
+			continue;
+		}
+		if (now_mono() >= next_pass) {
+			virConnectPtr conn = hc->conn;
+
+			pthread_mutex_unlock(&hc->lock);
+			if (full_pass(hc, conn) < 0 && virConnectIsAlive(conn) == 0) {
+				pthread_mutex_lock(&hc->lock);
+				hc->closed = true;
+				continue;
+			}
+			next_pass = now_mono() + hc->refresh_secs;
+			pthread_mutex_lock(&hc->lock);
+			continue;
+		}
+		timed_wait(hc, next_pass - now_mono());
+	}
+	pthread_mutex_unlock(&hc->lock);
+	return NULL;
+}
+
+/* ---- actions ---- */
+
+/*
+ * Drivers differ in how they refuse an action that does not fit the state
+ * (qemu: operation invalid, test: internal error): check it here, so a
+ * refusal is EBUSY everywhere.
+ */
+static int lifecycle_fits(virDomainPtr dom, const char *word, char **errmsg)
+{
+	int active = virDomainIsActive(dom);
+
+	if (active < 0)
+		return -1;
+	if (!strcmp(word, "start") && active)
+		return set_err(errmsg, -EBUSY, "%s is running already", virDomainGetName(dom));
+	if (strcmp(word, "start") && !active)
+		return set_err(errmsg, -EBUSY, "%s is not running", virDomainGetName(dom));
+	return 0;
+}
+
+static int lifecycle(virDomainPtr dom, const char *word)
+{
+	if (!strcmp(word, "start"))
+		return virDomainCreate(dom);
+	if (!strcmp(word, "shutdown"))
+		return virDomainShutdown(dom);
+	if (!strcmp(word, "reboot"))
+		return virDomainReboot(dom, 0);
+	if (!strcmp(word, "reset"))
+		return virDomainReset(dom, 0);
+	if (!strcmp(word, "destroy"))
+		return virDomainDestroy(dom);
+	if (!strcmp(word, "suspend"))
+		return virDomainSuspend(dom);
+	if (!strcmp(word, "resume"))
+		return virDomainResume(dom);
+	return -2;
+}
+
+static bool dom_active(virDomainPtr dom)
+{
+	return virDomainIsActive(dom) == 1;
+}
+
+static int set_owner(virConnectPtr conn, virDomainPtr dom, struct job *job)
+{
+	const char *want = job->arg;
+	bool takeover = *want == '!';
+	bool persistent = virDomainIsPersistent(dom) == 1;
+	char *cur;
+	int rc;
+
+	if (takeover)
+		want++;
+	rc = reslock_acquire(conn, job->uuid, &job->errmsg);
+	if (rc < 0)
+		return rc;
+	cur = owner_fetch(dom, persistent);
+	if (!cur) {
+		rc = virt_err(conn, &job->errmsg);
+		goto out;
+	}
+	job->req.result = strdup(cur);
+	if (!strcmp(cur, want))
+		goto out;
+	if (*cur && *want && !takeover) {
+		rc = set_err(&job->errmsg, -EBUSY, "reserved by %s (write !%s to take it over)",
+			     cur, want);
+		goto out;
+	}
+	if (owner_store(dom, want, dom_active(dom), persistent) < 0)
+		rc = virt_err(conn, &job->errmsg);
+out:
+	free(cur);
+	reslock_release(conn, job->uuid);
+	return rc;
+}
+
+static int define(virConnectPtr conn, virDomainPtr dom, struct job *job)
+{
+	struct dom_info cur = {0};
+	char *xml = NULL, *prepared = NULL;
+	virDomainPtr made;
+	int rc;
+
+	if (dom) {
+		rc = reslock_acquire(conn, job->uuid, &job->errmsg);
+		if (rc < 0)
+			return rc;
+		xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+		if (!xml || domxml_definition(xml, &cur) < 0) {
+			rc = virt_err(conn, &job->errmsg);
+			goto out;
+		}
+	} else if ((made = virDomainLookupByName(conn, job->name))) {
+		virDomainFree(made);
+		return set_err(&job->errmsg, -EEXIST, "a VM named %s exists already", job->name);
+	}
+	rc = domxml_prepare(job->arg, job->req.arglen, job->name, dom ? job->uuid : NULL,
+			    cur.owner, &prepared, &job->errmsg);
+	if (rc < 0)
+		goto out;
+	made = virDomainDefineXML(conn, prepared);
+	if (!made) {
+		rc = virt_err(conn, &job->errmsg);
+		goto out;
+	}
+	virDomainGetUUIDString(made, job->req.uuid_out);
+	virDomainFree(made);
+out:
+	if (dom)
+		reslock_release(conn, job->uuid);
+	dom_info_clear(&cur);
+	free(xml);
+	free(prepared);
+	return rc;
+}
+
+static int act(struct hostconn *hc, virConnectPtr conn, struct job *job)
+{
+	virDomainPtr dom = NULL;
+	int rc = 0;
+
+	if (job->uuid && *job->uuid) {
+		dom = virDomainLookupByUUIDString(conn, job->uuid);
+		if (!dom)
+			return virt_err(conn, &job->errmsg);
+	}
+	switch (job->req.op) {
+	case HC_LIFECYCLE:
+		rc = lifecycle_fits(dom, job->arg, &job->errmsg);
+		if (rc < -1)
+			goto done;
+		if (rc == 0)
+			rc = lifecycle(dom, job->arg);
+		break;
+	case HC_OWNER:
+		rc = set_owner(conn, dom, job);
+		goto done;
+	case HC_DESCRIPTION:
+		rc = virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_DESCRIPTION, job->arg, NULL,
+					  NULL, VIR_DOMAIN_AFFECT_CURRENT |
+					  (virDomainIsPersistent(dom) == 1 && dom_active(dom) ?
+					   VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_AFFECT_LIVE : 0));
+		break;
+	case HC_AUTOSTART:
+		rc = virDomainSetAutostart(dom, !strcmp(job->arg, "1"));
+		break;
+	case HC_DEFINE:
+		rc = define(conn, dom, job);
+		goto done;
+	case HC_UNDEFINE:
+		if (dom_active(dom)) {
+			rc = set_err(&job->errmsg, -EBUSY, "%s is running: shut it down first",
+				     virDomainGetName(dom));
+			goto done;
+		}
+		rc = virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+					    VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+		break;
+	case HC_RENAME: {
+		virDomainPtr other;
+
+		if (dom_active(dom)) {
+			rc = set_err(&job->errmsg, -EBUSY, "%s is running: shut it down first",
+				     virDomainGetName(dom));
+			goto done;
+		}
+		if ((other = virDomainLookupByName(conn, job->arg))) {
+			virDomainFree(other);
+			rc = set_err(&job->errmsg, -EEXIST, "a VM named %s exists already",
+				     job->arg);
+			goto done;
+		}
+		rc = virDomainRename(dom, job->arg, 0);
+		break;
+	}
+	case HC_GET_XML:
+		job->req.result = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE |
+						      VIR_DOMAIN_XML_SECURE);
+		rc = job->req.result ? 0 : -1;
+		break;
+	}
+	if (rc == -2)
+		rc = set_err(&job->errmsg, -EINVAL, "unknown action '%s'", job->arg);
+	else if (rc < 0)
+		rc = virt_err(conn, &job->errmsg);
+done:
+	if (rc == 0 && job->req.op != HC_GET_XML) {
+		/* The cache shows the effect before the write returns. */
+		resync_one(hc, conn, *job->req.uuid_out ? job->req.uuid_out : job->uuid);
+	}
+	if (dom)
+		virDomainFree(dom);
+	return rc;
+}
+
+static void job_free(struct job *job)
+{
+	free(job->uuid);
+	free(job->name);
+	free(job->arg);
+	free(job->errmsg);
+	free(job->req.result);
+	pthread_cond_destroy(&job->cond);
+	free(job);
+}
+
+static void *actor_main(void *arg)
+{
+	struct hostconn *hc = arg;
+
+	pthread_mutex_lock(&hc->lock);
+	for (;;) {
+		struct job *job;
+		virConnectPtr conn;
+
+		while (!hc->stop && !hc->jobs)
+			pthread_cond_wait(&hc->work, &hc->lock);
+		if (!hc->jobs)
+			break;
+		job = hc->jobs;
+		hc->jobs = job->next;
+		if (!hc->jobs)
+			hc->jobs_tail = &hc->jobs;
+		conn = hc->conn && !hc->closed && !hc->stop ? hc->conn : NULL;
+		if (conn)
+			virConnectRef(conn);
+		pthread_mutex_unlock(&hc->lock);
+
+		if (conn) {
+			job->rc = act(hc, conn, job);
+			virConnectClose(conn);
+		} else {
+			job->rc = set_err(&job->errmsg, -EHOSTUNREACH, "host %s is unreachable",
+					  hc->name);
+		}
+
+		pthread_mutex_lock(&hc->lock);
+		job->done = true;
+		if (job->abandoned)
+			job_free(job);
+		else
+			pthread_cond_signal(&job->cond);
+	}
+	pthread_mutex_unlock(&hc->lock);
+	return NULL;
+}
+
+int hostconn_call(struct hostconn *hc, struct hc_request *req, char **errmsg)
+{
+	struct job *job;
+	struct timespec deadline;
+	int rc = 0;
+
+	*errmsg = NULL;
+	pthread_mutex_lock(&hc->lock);
+	if (!hc->conn || hc->closed) {
+		pthread_mutex_unlock(&hc->lock);
+		return set_err(errmsg, -EHOSTUNREACH, "host %s is unreachable", hc->name);
+	}
+	pthread_mutex_unlock(&hc->lock);
+
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	job->req = *req;
+	job->uuid = req->uuid ? strdup(req->uuid) : NULL;
+	job->name = req->name ? strdup(req->name) : NULL;
+	job->arg = malloc(req->arglen + 1);
+	if (job->arg) {
+		memcpy(job->arg, req->arg ? req->arg : "", req->arglen);
+		job->arg[req->arglen] = '\0';
+	}
+	pthread_cond_init(&job->cond, NULL);
+	if ((req->uuid && !job->uuid) || (req->name && !job->name) || !job->arg) {
+		job_free(job);
+		return -ENOMEM;
+	}
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += CALL_TIMEOUT_SECS;
+	pthread_mutex_lock(&hc->lock);
+	*hc->jobs_tail = job;
+	hc->jobs_tail = &job->next;
+	pthread_cond_signal(&hc->work);
+	while (!job->done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&job->cond, &hc->lock, &deadline);
+	if (!job->done) {
+		job->abandoned = true;
+		pthread_mutex_unlock(&hc->lock);
+		return set_err(errmsg, -ETIMEDOUT, "host %s did not answer within %d s", hc->name,
+			       CALL_TIMEOUT_SECS);
+	}
+	pthread_mutex_unlock(&hc->lock);
+	rc = job->rc;
+	*errmsg = job->errmsg;
+	job->errmsg = NULL;
+	req->result = job->req.result;
+	job->req.result = NULL;
+	memcpy(req->uuid_out, job->req.uuid_out, sizeof(req->uuid_out));
+	job_free(job);
+	return rc;
+}
+
+struct hostconn *hostconn_new(const char *name, const char *uri, int refresh_secs,
+			      const struct hostconn_callbacks *cb, void *opaque)
+{
+	struct hostconn *hc = calloc(1, sizeof(*hc));
+
+	if (!hc)
+		return NULL;
+	hc->name = strdup(name);
+	hc->uri = strdup(uri);
+	hc->refresh_secs = refresh_secs;
+	hc->cb = cb;
+	hc->opaque = opaque;
+	hc->life_cb = hc->meta_cb = -1;
+	hc->jobs_tail = &hc->jobs;
+	hmap_init(&hc->seen, seen_match);
+	pthread_mutex_init(&hc->lock, NULL);
+	pthread_cond_init(&hc->wake, NULL);
+	pthread_cond_init(&hc->work, NULL);
+	if (!hc->name || !hc->uri)
+		goto fail;
+	if (pthread_create(&hc->refresher, NULL, refresher_main, hc))
+		goto fail;
+	if (pthread_create(&hc->actor, NULL, actor_main, hc)) {
+		pthread_mutex_lock(&hc->lock);
+		hc->stop = true;
+		pthread_cond_signal(&hc->wake);
+		pthread_mutex_unlock(&hc->lock);
+		pthread_join(hc->refresher, NULL);
+		goto fail;
+	}
+	return hc;
+fail:
+	free(hc->name);
+	free(hc->uri);
+	free(hc);
+	return NULL;
+}
+
+void hostconn_free(struct hostconn *hc)
+{
+	if (!hc)
+		return;
+	pthread_mutex_lock(&hc->lock);
+	hc->stop = true;
+	pthread_cond_broadcast(&hc->wake);
+	pthread_cond_broadcast(&hc->work);
+	pthread_mutex_unlock(&hc->lock);
+	pthread_join(hc->refresher, NULL);
+	pthread_join(hc->actor, NULL);
+	if (hc->conn)
+		disconnect_host(hc, hc->conn);
+	for (size_t i = 0; i < hc->nresync; i++)
+		free(hc->resync[i]);
+	free(hc->resync);
+	forget_all(hc);
+	pthread_cond_destroy(&hc->wake);
+	pthread_cond_destroy(&hc->work);
+	pthread_mutex_destroy(&hc->lock);
+	free(hc->name);
+	free(hc->uri);
+	free(hc);
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef CK_LOG_H
+#define CK_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <time.h>
+
+int log_open(const char *path);
+void log_close(void);
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ISO-8601 UTC, e.g. 2026-11-25T21:40:00Z; buf must hold 21 bytes. */
+void iso_time(time_t t, char buf[static 21]);
+double now_mono(void);
+
+#endif

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The notifier: the only thread that tells the kernel of changes. Never a
+ * thread serving a request, so an invalidation cannot wait on its own
+ * request. For each change: drop the kernel's attributes and pages (or
+ * entries), then wake pollers, then tell .events readers.
+ */
+#include "face.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct poller {
+	uint64_t ino;
+	struct fuse_pollhandle *ph;
+	struct poller *next;
+};
+
+static pthread_t thread;
+static pthread_mutex_t poll_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct poller *pollers;
+
+void poll_wait(uint64_t ino, struct fuse_pollhandle *ph)
+{
+	struct poller *p = malloc(sizeof(*p));
+
+	if (!p) {
+		fuse_pollhandle_destroy(ph);
+		return;
+	}
+	p->ino = ino;
+	p->ph = ph;
+	pthread_mutex_lock(&poll_lock);
+	p->next = pollers;
+	pollers = p;
+	pthread_mutex_unlock(&poll_lock);
+}
+
+static void wake_pollers(uint64_t ino)
+{
+	struct poller *woken = NULL;
+
+	pthread_mutex_lock(&poll_lock);
+	for (struct poller **pp = &pollers; *pp;) {
+		struct poller *p = *pp;
+
+		if (p->ino == ino) {
+			*pp = p->next;
+			p->next = woken;
+			woken = p;
+		} else {
+			pp = &p->next;
+		}
+	}
+	pthread_mutex_unlock(&poll_lock);
+	while (woken) {
+		struct poller *p = woken;
+
+		woken = p->next;
+		fuse_lowlevel_notify_poll(p->ph);
+		fuse_pollhandle_destroy(p->ph);
+		free(p);
+	}
+}
+
+static void *notifier_main(void *arg)
+{
+	struct fuse_session *se = arg;
+	struct change ch;
+
+	while (inv_next_change(&ch)) {
+		switch (ch.type) {
+		case CH_VALUE:
+			fuse_lowlevel_notify_inval_inode(se, ch.ino, 0, 0);
+			wake_pollers(ch.ino);
+			if (ch.path)
+				events_publish("changed", ch.path);
+			break;
+		case CH_CREATED:
+			fuse_lowlevel_notify_inval_entry(se, ch.parent, ch.name, strlen(ch.name));
+			fuse_lowlevel_notify_inval_inode(se, ch.parent, 0, 0);
+			if (ch.path)
+				events_publish("created", ch.path);
+			break;
+		case CH_DELETED:
+			fuse_lowlevel_notify_delete(se, ch.parent, ch.ino, ch.name, strlen(ch.name));
+			fuse_lowlevel_notify_inval_inode(se, ch.parent, 0, 0);
+			if (ch.path)
+				events_publish("deleted", ch.path);
+			break;
+		}
+		inv_change_done(&ch);
+	}
+	return NULL;
+}
+
+int notifier_start(struct fuse_session *se)
+{
+	return pthread_create(&thread, NULL, notifier_main, se) ? -1 : 0;
+}
+
+/* After inventory_shutdown(), which ends the change stream. */
+void notifier_stop(void)
+{
+	pthread_join(thread, NULL);
+	pthread_mutex_lock(&poll_lock);
+	while (pollers) {
+		struct poller *p = pollers;
+
+		pollers = p->next;
+		fuse_pollhandle_destroy(p->ph);
+		free(p);
+	}
+	pthread_mutex_unlock(&poll_lock);
+}

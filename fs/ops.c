@@ -1,0 +1,794 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The low-level FUSE operations: the tree, and the dispatch to each kind of file. */
+#include "face.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Changes are pushed to the kernel, so its caches may keep entries long. */
+#define CACHE_SECS 3600.0
+/* How long a lookup in a host waits for the host's first listing. */
+#define FIRST_LISTING_WAIT 5
+
+struct fuse_session *face_session;
+static time_t started;
+
+static struct handle *hd_of(struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+/* ---- attributes ---- */
+
+static void dir_attr(struct stat *st, fuse_ino_t ino, time_t mtime)
+{
+	st->st_ino = ino;
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 2;
+	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+}
+
+static int file_attr(struct stat *st, fuse_ino_t ino, mode_t mode, size_t size, time_t mtime)
+{
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | mode;
+	st->st_nlink = 1;
+	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
+	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+	return 0;
+}
+
+static bool vm_has(struct vm *vm, enum file_kind kind)
+{
+	return kind < F_NVMFILES && (!vm->pending || kind == F_CONFIG);
+}
+
+/* Under the lock: the attributes of INO, or a negative errno. */
+static int attr_of(fuse_ino_t ino, struct stat *st)
+{
+	enum file_kind kind = KIND_OF(ino);
+	struct node *n;
+	size_t len;
+	char *text;
+
+	memset(st, 0, sizeof(*st));
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_blksize = 4096;
+	if (ino == INO_ROOT) {
+		dir_attr(st, ino, started);
+		return 0;
+	}
+	if (ino == INO_EVENTS)
+		return file_attr(st, ino, 0444, 0, started);
+	n = inv_node(ID_OF(ino));
+	if (!n)
+		return -ENOENT;
+	if (n->type == N_SCRATCH) {
+		struct scratch *s = (struct scratch *)n;
+
+		return file_attr(st, ino, s->mode, s->size, s->mtime);
+	}
+	if (kind == F_DIR) {
+		dir_attr(st, ino, n->type == N_VM ? ((struct vm *)n)->mtime : started);
+		return 0;
+	}
+	if (n->type == N_HOST && kind != F_URI && kind != F_STATUS)
+		return -ENOENT;
+	if (n->type == N_VM && !vm_has((struct vm *)n, kind))
+		return -ENOENT;
+	if (kind == F_CONFIG) {
+		struct vm *vm = (struct vm *)n;
+
+		return file_attr(st, ino, 0644, vm->pending ? 0 : vm->config_size, vm->mtime);
+	}
+	text = file_render(n, kind, &len);
+	free(text);
+	return file_attr(st, ino, file_writable(kind) ? 0644 : 0444, len,
+			 n->type == N_VM ? ((struct vm *)n)->mtime : started);
+}
+
+static void reply_entry(fuse_req_t req, fuse_ino_t ino, double timeout)
+{
+	struct fuse_entry_param e = {.ino = ino, .attr_timeout = timeout,
+				     .entry_timeout = timeout};
+	int rc;
+
+	inv_rdlock();
+	rc = attr_of(ino, &e.attr);
+	inv_unlock();
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+/* Under the lock: the inode of NAME in PARENT, 0 when there is none. */
+static fuse_ino_t child_of(fuse_ino_t parent, const char *name, double *timeout)
+{
+	struct node *n;
+	enum file_kind kind;
+
+	*timeout = CACHE_SECS;
+	if (parent == INO_ROOT) {
+		struct host *h;
+
+		if (!strcmp(name, ".events"))
+			return INO_EVENTS;
+		h = inv_host(name);
+		return h ? INO_OF(h->node.id, F_DIR) : 0;
+	}
+	n = KIND_OF(parent) == F_DIR ? inv_node(ID_OF(parent)) : NULL;
+	if (!n)
+		return 0;
+	kind = file_kind_of(name);
+	if (n->type == N_HOST) {
+		struct vm *vm;
+
+		if (kind == F_URI || kind == F_STATUS)
+			return INO_OF(n->id, kind);
+		vm = inv_vm((struct host *)n, name);
+		return vm ? INO_OF(vm->node.id, F_DIR) : 0;
+	}
+	if (n->type == N_VM) {
+		struct vm *vm = (struct vm *)n;
+		struct scratch *s;
+
+		if (kind != F_DIR && vm_has(vm, kind))
+			return INO_OF(vm->node.id, kind);
+		s = inv_scratch(vm, name);
+		*timeout = 0;
+		return s ? INO_OF(s->node.id, F_SCRATCH) : 0;
+	}
+	return 0;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	double timeout;
+	fuse_ino_t ino;
+
+	inv_rdlock();
+	ino = child_of(parent, name, &timeout);
+	inv_unlock();
+	if (!ino && parent != INO_ROOT && KIND_OF(parent) == F_DIR) {
+		/* Right after mount, a host's VMs appear once it has listed them. */
+		inv_wait_loaded(ID_OF(parent), FIRST_LISTING_WAIT);
+		inv_rdlock();
+		ino = child_of(parent, name, &timeout);
+		inv_unlock();
+	}
+	if (!ino)
+		fuse_reply_err(req, ENOENT);
+	else
+		reply_entry(req, ino, timeout);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	inv_rdlock();
+	rc = attr_of(ino, &st);
+	inv_unlock();
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, KIND_OF(ino) == F_SCRATCH ? 0 : CACHE_SECS);
+}
+
+/* ---- directories ---- */
+
+struct dirbuf {
+	char *p;
+	size_t size, len;
+	fuse_req_t req;
+};
+
+/* Adds an entry; false once the buffer is full. */
+static bool add(struct dirbuf *b, const char *name, fuse_ino_t ino, bool dir, off_t next)
+{
+	struct stat st = {.st_ino = ino, .st_mode = dir ? S_IFDIR : S_IFREG};
+	size_t need = fuse_add_direntry(b->req, NULL, 0, name, NULL, 0);
+
+	if (b->len + need > b->size)
+		return false;
+	fuse_add_direntry(b->req, b->p + b->len, b->size - b->len, name, &st, next);
+	b->len += need;
+	return true;
+}
+
+/* Offsets: 1 and 2 for the dots, 3 + kind for files, FIRST_ID + id for objects. */
+#define FIRST_ID 64
+
+static void list_root(struct dirbuf *b, off_t off)
+{
+	for (struct host *h = inv_hosts(); h; h = h->next)
+		if ((off_t)(h->node.id + FIRST_ID) > off &&
+		    !add(b, h->name, INO_OF(h->node.id, F_DIR), true, h->node.id + FIRST_ID))
+			return;
+}
+
+static void list_host(struct dirbuf *b, struct host *h, off_t off)
+{
+	static const enum file_kind files[] = {F_URI, F_STATUS};
+
+	for (size_t i = 0; i < 2; i++)
+		if (3 + files[i] > off &&
+		    !add(b, file_name(files[i]), INO_OF(h->node.id, files[i]), false, 3 + files[i]))
+			return;
+	for (size_t i = inv_vm_index(h, off < FIRST_ID ? 0 : off - FIRST_ID + 1); i < h->nvms;
+	     i++) {
+		struct vm *vm = h->vms[i];
+
+		if (!add(b, vm->name, INO_OF(vm->node.id, F_DIR), true, vm->node.id + FIRST_ID))
+			return;
+	}
+}
+
+static void list_vm(struct dirbuf *b, struct vm *vm, off_t off)
+{
+	off_t pos = FIRST_ID;
+
+	for (enum file_kind k = F_STATE; k < F_NVMFILES; k++)
+		if (vm_has(vm, k) && 3 + k > off &&
+		    !add(b, file_name(k), INO_OF(vm->node.id, k), false, 3 + k))
+			return;
+	for (struct scratch *s = vm->scratch; s; s = s->next, pos++)
+		if (pos + 1 > off && !add(b, s->name, INO_OF(s->node.id, F_SCRATCH), false, pos + 1))
+			return;
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct dirbuf b = {.size = size, .req = req};
+	struct node *n = NULL;
+
+	(void)fi;
+	if (ino != INO_ROOT && off == 0)
+		inv_wait_loaded(ID_OF(ino), FIRST_LISTING_WAIT);
+	b.p = malloc(size);
+	if (!b.p) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	inv_rdlock();
+	if (ino != INO_ROOT && !(n = inv_node(ID_OF(ino)))) {
+		inv_unlock();
+		free(b.p);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if ((off >= 1 || add(&b, ".", ino, true, 1)) && (off >= 2 || add(&b, "..", ino, true, 2))) {
+		if (ino == INO_ROOT)
+			list_root(&b, off);
+		else if (n->type == N_HOST)
+			list_host(&b, (struct host *)n, off);
+		else if (n->type == N_VM)
+			list_vm(&b, (struct vm *)n, off);
+	}
+	inv_unlock();
+	fuse_reply_buf(req, b.p, b.len);
+	free(b.p);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	uint64_t id = 0;
+	int rc;
+
+	(void)mode;
+	if (parent == INO_ROOT)
+		rc = inv_mkdir_host(name, &id);
+	else if (KIND_OF(parent) == F_DIR)
+		rc = inv_mkdir_vm(ID_OF(parent), name, &id);
+	else
+		rc = -ENOTDIR;
+	if (rc == -ENOENT)
+		rc = -EPERM;
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, INO_OF(id, F_DIR), CACHE_SECS);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct hc_request r = {.op = HC_UNDEFINE};
+	double timeout;
+	fuse_ino_t ino;
+	struct node *n;
+	int rc;
+
+	if (parent == INO_ROOT) {
+		fuse_reply_err(req, -inv_rmdir_host(name));
+		return;
+	}
+	inv_rdlock();
+	ino = child_of(parent, name, &timeout);
+	n = inv_node(ID_OF(parent));
+	inv_unlock();
+	if (!ino || !n)
+		rc = -ENOENT;
+	else if (n->type != N_HOST || KIND_OF(ino) != F_DIR)
+		rc = -ENOTDIR;
+	else
+		rc = inv_request(ID_OF(ino), &r, "rmdir", NULL);
+	fuse_reply_err(req, -rc);
+}
+
+/* ---- files ---- */
+
+static struct handle *handle_new(uint64_t ino)
+{
+	struct handle *hd = calloc(1, sizeof(*hd));
+
+	if (hd)
+		hd->ino = ino;
+	return hd;
+}
+
+static void handle_free(struct handle *hd)
+{
+	if (hd->events)
+		events_close(hd->events);
+	free(hd->buf);
+	free(hd);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	enum file_kind kind = KIND_OF(ino);
+	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
+	struct handle *hd;
+	struct node *n;
+	int rc = 0;
+
+	if (ino == INO_EVENTS && writing) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (ino != INO_EVENTS && kind != F_SCRATCH && writing && !file_writable(kind)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	hd = handle_new(ino);
+	if (!hd) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (ino == INO_EVENTS) {
+		hd->events = events_open();
+		fi->direct_io = 1;
+		fi->nonseekable = 1;
+		rc = hd->events ? 0 : -ENOMEM;
+	} else if (kind == F_CONFIG) {
+		/* Its size may differ from what the cache said: no page cache. */
+		fi->direct_io = 1;
+		rc = config_open(hd, ID_OF(ino), false);
+	} else if (kind == F_SCRATCH || writing) {
+		fi->direct_io = 1;
+	} else {
+		fi->keep_cache = 1;
+		fi->noflush = 1;
+	}
+	inv_rdlock();
+	n = inv_node(ID_OF(ino));
+	if (!n && ino != INO_EVENTS)
+		rc = -ENOENT;
+	else if (n)
+		hd->seen_gen = file_gen(n, kind);
+	inv_unlock();
+	if (rc < 0) {
+		handle_free(hd);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)hd;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		handle_free(hd);
+}
+
+static void reply_slice(fuse_req_t req, const char *buf, size_t len, size_t size, off_t off)
+{
+	if ((size_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, buf + off, len - off < size ? len - off : size);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct handle *hd = hd_of(fi);
+	enum file_kind kind = KIND_OF(ino);
+	struct node *n;
+	char *text;
+	size_t len;
+
+	if (hd->events) {
+		events_read(req, hd->events, size, fi->flags & O_NONBLOCK);
+		return;
+	}
+	if (kind == F_CONFIG) {
+		reply_slice(req, hd->buf, hd->len, size, off);
+		return;
+	}
+	inv_rdlock();
+	n = inv_node(ID_OF(ino));
+	if (!n) {
+		inv_unlock();
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (n->type == N_SCRATCH) {
+		struct scratch *s = (struct scratch *)n;
+
+		reply_slice(req, s->data, s->size, size, off);
+		inv_unlock();
+		return;
+	}
+	if (off == 0)
+		hd->seen_gen = file_gen(n, kind);
+	text = file_render(n, kind, &len);
+	inv_unlock();
+	if (!text)
+		fuse_reply_err(req, ENOMEM);
+	else
+		reply_slice(req, text, len, size, off);
+	free(text);
+}
+
+static int scratch_resize(struct scratch *s, size_t size)
+{
+	char *p;
+
+	if (size > MAX_XML)
+		return -EFBIG;
+	p = realloc(s->data, size ? size : 1);
+	if (!p)
+		return -ENOMEM;
+	if (size > s->size)
+		memset(p + s->size, 0, size - s->size);
+	s->data = p;
+	s->size = size;
+	s->mtime = time(NULL);
+	return 0;
+}
+
+static int scratch_write(uint64_t id, const char *buf, size_t len, off_t off)
+{
+	struct node *n;
+	int rc = -ENOENT;
+
+	inv_wrlock();
+	n = inv_node(id);
+	if (n && n->type == N_SCRATCH) {
+		struct scratch *s = (struct scratch *)n;
+
+		rc = off + len > s->size ? scratch_resize(s, off + len) : 0;
+		if (!rc)
+			memcpy(s->data + off, buf, len);
+	}
+	inv_unlock();
+	return rc;
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct handle *hd = hd_of(fi);
+	enum file_kind kind = KIND_OF(ino);
+	int rc;
+
+	if (kind == F_CONFIG) {
+		rc = config_write(hd, buf, size, off);
+		if (rc == -EFBIG)
+			inv_vm_error(ID_OF(ino), "config.xml", EFBIG,
+				     "config.xml is larger than 1 MiB");
+	} else if (kind == F_SCRATCH) {
+		rc = scratch_write(ID_OF(ino), buf, size, off);
+	} else if (off != 0) {
+		rc = -EINVAL;
+		inv_vm_error(ID_OF(ino), file_name(kind), EINVAL, "write the whole value at once");
+	} else {
+		rc = file_write(req, ino, buf, size);
+		if (rc == 0)
+			inv_sync_changes();
+	}
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *hd = hd_of(fi);
+	int rc = 0;
+
+	if (KIND_OF(ino) == F_CONFIG && hd->dirty) {
+		hd->dirty = false;
+		rc = config_commit(req, ID_OF(ino), hd->buf ? hd->buf : "", hd->len);
+		if (rc == 0)
+			inv_sync_changes();
+	}
+	fuse_reply_err(req, -rc);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	handle_free(hd_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	enum file_kind kind = KIND_OF(ino);
+	int rc = 0;
+
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (kind == F_CONFIG && fi)
+			rc = config_truncate(hd_of(fi), attr->st_size);
+		else if (kind == F_SCRATCH) {
+			struct node *n;
+
+			inv_wrlock();
+			n = inv_node(ID_OF(ino));
+			rc = n ? scratch_resize((struct scratch *)n, attr->st_size) : -ENOENT;
+			inv_unlock();
+		}
+		/* Value files are written whole: their truncation is a no-op, as in sysfs. */
+	}
+	if ((to_set & FUSE_SET_ATTR_MODE) && kind == F_SCRATCH) {
+		struct node *n;
+
+		inv_wrlock();
+		n = inv_node(ID_OF(ino));
+		if (n)
+			((struct scratch *)n)->mode = attr->st_mode & 07777;
+		inv_unlock();
+	}
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		op_getattr(req, ino, fi);
+}
+
+static uint64_t vm_dir_id(fuse_ino_t parent)
+{
+	struct node *n;
+	uint64_t id = 0;
+
+	if (KIND_OF(parent) != F_DIR || parent == INO_ROOT)
+		return 0;
+	inv_rdlock();
+	n = inv_node(ID_OF(parent));
+	if (n && n->type == N_VM)
+		id = n->id;
+	inv_unlock();
+	return id;
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e = {.attr_timeout = 0, .entry_timeout = 0};
+	uint64_t vm = vm_dir_id(parent), id;
+	struct handle *hd;
+	int rc;
+
+	if (!vm || file_kind_of(name) != F_DIR) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	rc = inv_scratch_create(vm, name, mode, &id);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.ino = INO_OF(id, F_SCRATCH);
+	inv_rdlock();
+	rc = attr_of(e.ino, &e.attr);
+	inv_unlock();
+	hd = handle_new(e.ino);
+	if (rc < 0 || !hd) {
+		free(hd);
+		fuse_reply_err(req, rc < 0 ? -rc : ENOMEM);
+		return;
+	}
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)hd;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		handle_free(hd);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	uint64_t vm = vm_dir_id(parent);
+
+	if (!vm || file_kind_of(name) != F_DIR)
+		fuse_reply_err(req, EPERM);
+	else
+		fuse_reply_err(req, -inv_scratch_unlink(vm, name));
+}
+
+/* sed -i and editors write a scratch file, then rename it over config.xml. */
+static int scratch_to_config(fuse_req_t req, uint64_t vm, const char *from)
+{
+	struct scratch *s;
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	inv_rdlock();
+	s = inv_scratch((struct vm *)inv_node(vm), from);
+	if (s && (data = malloc(s->size + 1))) {
+		memcpy(data, s->data, s->size);
+		len = s->size;
+	}
+	inv_unlock();
+	if (!s)
+		return -ENOENT;
+	if (!data)
+		return -ENOMEM;
+	rc = config_commit(req, vm, data, len);
+	free(data);
+	if (rc == 0)
+		inv_scratch_unlink(vm, from);
+	return rc;
+}
+
+/* vim moves config.xml aside as a backup: leave it, and give the backup its text. */
+static int config_to_scratch(uint64_t vm, const char *to)
+{
+	struct handle hd = {0};
+	uint64_t id;
+	int rc = config_open(&hd, vm, false);
+
+	if (rc < 0)
+		return rc;
+	inv_scratch_unlink(vm, to);
+	rc = inv_scratch_create(vm, to, 0644, &id);
+	if (rc == 0)
+		rc = scratch_write(id, hd.buf ? hd.buf : "", hd.len, 0);
+	free(hd.buf);
+	return rc;
+}
+
+static int rename_in_vm(fuse_req_t req, uint64_t vm, const char *name, const char *newname)
+{
+	enum file_kind from = file_kind_of(name), to = file_kind_of(newname);
+
+	if (from == F_DIR && to == F_DIR)
+		return inv_scratch_rename(vm, name, newname);
+	if (from == F_DIR && to == F_CONFIG)
+		return scratch_to_config(req, vm, name);
+	if (from == F_CONFIG && to == F_DIR)
+		return config_to_scratch(vm, newname);
+	return -EPERM;
+}
+
+static int rename_vm(fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		     const char *newname)
+{
+	struct hc_request r = {.op = HC_RENAME, .arg = newname, .arglen = strlen(newname)};
+	struct node *from, *to;
+	struct vm *vm = NULL;
+	uint64_t id = 0;
+	char what[300];
+	int rc = 0;
+
+	inv_rdlock();
+	from = inv_node(ID_OF(parent));
+	to = inv_node(ID_OF(newparent));
+	if (!from || !to || from->type != N_HOST || KIND_OF(newparent) != F_DIR)
+		rc = -EPERM;
+	else if (to->type != N_HOST)
+		rc = -EXDEV;
+	else if (!(vm = inv_vm((struct host *)from, name)))
+		rc = -ENOENT;
+	else if (from != to)
+		rc = -EXDEV;
+	else if (*newname == '.')
+		rc = -EINVAL;
+	else if (inv_vm((struct host *)to, newname))
+		rc = -EEXIST;
+	if (vm)
+		id = vm->node.id;
+	inv_unlock();
+	snprintf(what, sizeof(what), "rename to %s", newname);
+	if (rc == -EXDEV || rc == -EEXIST)
+		inv_vm_error(id, what, -rc, rc == -EXDEV ? "a VM cannot move to another host"
+			     : "a VM of that name exists already");
+	if (rc < 0)
+		return rc;
+	return inv_request(id, &r, what, NULL);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	uint64_t vm = vm_dir_id(parent);
+	int rc;
+
+	if (flags & RENAME_EXCHANGE)
+		rc = -EINVAL;
+	else if (vm)
+		rc = parent == newparent ? rename_in_vm(req, vm, name, newname) : -EXDEV;
+	else if (parent == INO_ROOT)
+		rc = -EPERM;
+	else
+		rc = rename_vm(parent, name, newparent, newname);
+	fuse_reply_err(req, -rc);
+}
+
+static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct handle *hd = hd_of(fi);
+	unsigned revents = POLLIN | POLLRDNORM;
+	struct node *n;
+
+	if (hd->events) {
+		fuse_reply_poll(req, events_poll(hd->events, ph));
+		return;
+	}
+	/* Registered first: a change right after the check still wakes us. */
+	if (ph)
+		poll_wait(ino, ph);
+	inv_rdlock();
+	n = inv_node(ID_OF(ino));
+	if (!n || file_gen(n, KIND_OF(ino)) != hd->seen_gen)
+		revents |= POLLPRI | POLLERR;
+	inv_unlock();
+	fuse_reply_poll(req, revents);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st = {.f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255};
+
+	(void)ino;
+	fuse_reply_statfs(req, &st);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	started = time(NULL);
+	/* O_TRUNC must reach us as a truncation we can ignore on value files. */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+}
+
+const struct fuse_lowlevel_ops catkeeper_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readdir = op_readdir,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.unlink = op_unlink,
+	.rename = op_rename,
+	.create = op_create,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.poll = op_poll,
+	.statfs = op_statfs,
+};
