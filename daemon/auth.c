@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <crypt.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "auth.h"
+
+#define MAX_SESSIONS 256
+#define MAX_GRANTS 64
+#define SESSION_LIFE (7 * 24 * 3600)
+
+struct grant {
+	char token[AUTH_ID_LEN + 1];
+	char user[AUTH_USER_MAX + 1];
+	time_t expires;
+	struct console_target t;
+};
+
+static struct {
+	enum auth_mode mode;
+	int tls, ttl;
+	char token[AUTH_ID_LEN + 1];
+	char hosts[24][300]; /* accepted Host header values */
+	int n_hosts;
+	char *passwd; /* the password file, lines user:crypt-hash */
+	struct session *sessions;
+	int n_sessions;
+	pthread_mutex_t grant_lock;
+	struct grant grants[MAX_GRANTS];
+} a = {
+	.grant_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+int auth_random_id(char *out)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char r[AUTH_ID_LEN];
+	int i;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	for (i = 0; i < AUTH_ID_LEN; i++)
+		out[i] = b64[r[i] & 63];
+	out[AUTH_ID_LEN] = '\0';
+	return 0;
+}
+
+/* Constant time for equal lengths, so a token cannot be guessed byte by byte. */
+int auth_equal(const char *a1, const char *b)
+{
+	size_t n = strlen(a1), i;
+	unsigned char d = 0;
+
+	if (n != strlen(b))
+		return 0;
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)(a1[i] ^ b[i]);
+	return !d;
+}
+
+static void add_host(const char *name, int port)
+{
+	int default_port = a.tls ? 443 : 80;
+
+	if (a.n_hosts + 2 > (int)(sizeof(a.hosts) / sizeof(a.hosts[0])))
+		return;
+	snprintf(a.hosts[a.n_hosts++], sizeof(a.hosts[0]), "%s:%d", name, port);
+	if (port == default_port)
+		snprintf(a.hosts[a.n_hosts++], sizeof(a.hosts[0]), "%s", name);
+}
+
+static char *slurp(const char *path)
+{
+	char *buf = NULL;
+	long len;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "catkeeper-web: password file %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
+		goto out;
+	buf = malloc((size_t)len + 1);
+	if (!buf)
+		goto out;
+	if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	buf[len] = '\0';
+out:
+	if (!buf)
+		fprintf(stderr, "catkeeper-web: cannot read password file %s\n", path);
+	fclose(f);
+	return buf;
+}
+
+int auth_init(const struct ck_config *cfg, int tls)
+{
+	int i;
+
+	a.tls = tls;
+	a.ttl = cfg->console_ttl > 0 ? cfg->console_ttl : 30;
+	if (cfg->passwd_file) {
+		a.mode = AUTH_PASSWORD;
+		a.passwd = slurp(cfg->passwd_file);
+		if (!a.passwd)
+			return -1;
+	} else if (cfg->user_header) {
+		a.mode = AUTH_PROXY;
+	} else {
+		a.mode = AUTH_TOKEN;
+	}
+	if (auth_random_id(a.token)) {
+		fprintf(stderr, "catkeeper-web: no random bytes: %s\n", strerror(errno));
+		return -1;
+	}
+	if (config_is_loopback(cfg->listen)) {
+		add_host("127.0.0.1", cfg->port);
+		add_host("localhost", cfg->port);
+		add_host("[::1]", cfg->port);
+	} else {
+		add_host(cfg->listen, cfg->port);
+	}
+	for (i = 0; i < cfg->n_names; i++)
+		add_host(cfg->names[i], cfg->port);
+	return 0;
+}
+
+enum auth_mode auth_mode(void)
+{
+	return a.mode;
+}
+
+const char *auth_token(void)
+{
+	return a.token;
+}
+
+int auth_secure(void)
+{
+	return a.tls;
+}
+
+int auth_token_ok(const char *token)
+{
+	return a.mode == AUTH_TOKEN && auth_equal(token, a.token);
+}
+
+int auth_user_name_ok(const char *name)
+{
+	const unsigned char *p;
+	size_t n = strlen(name);
+
+	if (!n || n > AUTH_USER_MAX || !strcmp(name, ".") || !strcmp(name, ".."))
+		return 0;
+	for (p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x21 || *p == 0x7f || *p == '/' || *p == ':' || *p == '!')
+			return 0;
+	return 1;
+}
+
+int auth_password_ok(const char *user, const char *password)
+{
+	struct crypt_data cd;
+	size_t ulen = strlen(user);
+	const char *line = a.passwd;
+
+	if (a.mode != AUTH_PASSWORD || !auth_user_name_ok(user))
+		return 0;
+	while (line && *line) {
+		const char *eol = strchrnul(line, '\n');
+
+		if ((size_t)(eol - line) > ulen + 1 && !strncmp(line, user, ulen) &&
+		    line[ulen] == ':') {
+			char hash[512];
+			const char *out;
+			size_t hl = (size_t)(eol - line) - ulen - 1;
+
+			if (hl >= sizeof(hash))
+				return 0;
+			memcpy(hash, line + ulen + 1, hl);
+			hash[hl] = '\0';
+			memset(&cd, 0, sizeof(cd));
+			out = crypt_r(password, hash, &cd);
+			return out && out[0] != '*' && auth_equal(out, hash);
+		}
+		line = *eol ? eol + 1 : eol;
+	}
+	return 0;
+}
+
+struct session *auth_session_new(const char *user)
+{
+	struct session *s, **pp;
+
+	/* bounded: the oldest session goes first */
+	if (a.n_sessions >= MAX_SESSIONS) {
+		for (pp = &a.sessions; (*pp)->next; pp = &(*pp)->next)
+			;
+		free(*pp);
+		*pp = NULL;
+		a.n_sessions--;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	if (auth_random_id(s->id) || auth_random_id(s->csrf)) {
+		free(s);
+		return NULL;
+	}
+	snprintf(s->user, sizeof(s->user), "%s", user ? user : "");
+	s->created = time(NULL);
+	s->next = a.sessions;
+	a.sessions = s;
+	a.n_sessions++;
+	return s;
+}
+
+struct session *auth_session_find(const char *id)
+{
+	struct session *s;
+	time_t now = time(NULL);
+
+	for (s = a.sessions; s; s = s->next)
+		if (auth_equal(s->id, id))
+			return now - s->created < SESSION_LIFE ? s : NULL;
+	return NULL;
+}
+
+void auth_session_drop(struct session *s)
+{
+	struct session **pp;
+
+	for (pp = &a.sessions; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			free(s);
+			a.n_sessions--;
+			return;
+		}
+}
+
+int auth_host_ok(const char *host)
+{
+	int i;
+
+	for (i = 0; i < a.n_hosts; i++)
+		if (!strcasecmp(host, a.hosts[i]))
+			return 1;
+	return 0;
+}
+
+int auth_origin_ok(const char *origin, const char *host)
+{
+	const char *scheme = a.tls ? "https://" : "http://";
+	size_t sl = strlen(scheme);
+
+	return !strncmp(origin, scheme, sl) && !strcasecmp(origin + sl, host) &&
+	       auth_host_ok(host);
+}
+
+int auth_console_grant(const struct console_target *t, const char *user, char *token_out)
+{
+	time_t now = time(NULL);
+	struct grant *g = NULL;
+	int i;
+
+	pthread_mutex_lock(&a.grant_lock);
+	for (i = 0; i < MAX_GRANTS; i++)
+		if (!a.grants[i].token[0] || a.grants[i].expires < now) {
+			g = &a.grants[i];
+			break;
+		}
+	if (!g || auth_random_id(g->token)) {
+		pthread_mutex_unlock(&a.grant_lock);
+		return -1;
+	}
+	g->expires = now + a.ttl;
+	g->t = *t;
+	snprintf(g->user, sizeof(g->user), "%s", user);
+	strcpy(token_out, g->token);
+	pthread_mutex_unlock(&a.grant_lock);
+	return 0;
+}
+
+int auth_console_claim(const char *token, const char *host, const char *vm,
+		       struct console_target *t, char *user_out)
+{
+	time_t now = time(NULL);
+	int i, rc = -1;
+
+	pthread_mutex_lock(&a.grant_lock);
+	for (i = 0; i < MAX_GRANTS; i++) {
+		struct grant *g = &a.grants[i];
+
+		if (!g->token[0] || !auth_equal(g->token, token))
+			continue;
+		if (g->expires >= now && !strcmp(g->t.host, host) && !strcmp(g->t.vm, vm)) {
+			*t = g->t;
+			strcpy(user_out, g->user);
+			rc = 0;
+		}
+		/* single use, and a wrong try burns it too */
+		memset(g, 0, sizeof(*g));
+		break;
+	}
+	pthread_mutex_unlock(&a.grant_lock);
+	return rc;
+}

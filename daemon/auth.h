@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef CK_AUTH_H
+#define CK_AUTH_H
+
+#include <time.h>
+
+#include "config.h"
+
+#define AUTH_ID_LEN 43 /* 32 random bytes, base64url */
+#define AUTH_USER_MAX 64
+
+enum auth_mode { AUTH_TOKEN, AUTH_PASSWORD, AUTH_PROXY };
+
+struct session {
+	char id[AUTH_ID_LEN + 1];
+	char csrf[AUTH_ID_LEN + 1];
+	char user[AUTH_USER_MAX + 1]; /* empty until the token holder names itself */
+	time_t created;
+	struct session *next;
+};
+
+/* Where a console token leads: resolved from the mount when it was issued. */
+struct console_target {
+	char host[256], vm[256];
+	char addr[64]; /* numeric address of the VNC server, as seen from the host */
+	int port;
+	int ssh; /* reach addr:port through the host's sshd */
+	char ssh_host[256], ssh_user[64], ssh_key[512], ssh_known_hosts[512];
+	int ssh_port;
+};
+
+int auth_init(const struct ck_config *cfg, int tls);
+enum auth_mode auth_mode(void);
+const char *auth_token(void);
+
+int auth_token_ok(const char *token);
+/* 1 when the password file has this user with this password. */
+int auth_password_ok(const char *user, const char *password);
+int auth_user_name_ok(const char *name);
+
+struct session *auth_session_new(const char *user);
+struct session *auth_session_find(const char *id);
+void auth_session_drop(struct session *s);
+
+/* DNS rebinding: the Host header must name this server. */
+int auth_host_ok(const char *host);
+/* Cross-site requests: Origin must be this very server. */
+int auth_origin_ok(const char *origin, const char *host);
+int auth_secure(void);
+
+/* Console tokens: short-lived, single use, bound to one VM. Thread-safe. */
+int auth_console_grant(const struct console_target *t, const char *user, char *token_out);
+/* Copies the target and forgets the token; -1 when unknown, expired or for another VM. */
+int auth_console_claim(const char *token, const char *host, const char *vm,
+		       struct console_target *t, char *user_out);
+
+int auth_random_id(char *out);
+int auth_equal(const char *a, const char *b);
+
+#endif

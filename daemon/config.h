@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef CK_CONFIG_H
+#define CK_CONFIG_H
+
+/* What the daemon's config file can say about reaching one host's sshd. */
+struct ck_ssh_override {
+	char *name; /* catkeeper host name (directory under the mount) */
+	char *host;
+	char *user;
+	char *key;
+	char *known_hosts;
+	int port;
+	struct ck_ssh_override *next;
+};
+
+struct ck_config {
+	const char *mount;
+	const char *listen;
+	int port;
+	const char *web_root;
+	const char *novnc_root;
+	const char *cert;
+	const char *key;
+	const char *passwd_file;
+	const char *user_header; /* trusted reverse-proxy header, e.g. X-Remote-User */
+	const char *config_file;
+	const char *names[16]; /* extra names accepted in the Host header */
+	int n_names;
+	int console_ttl; /* seconds a console token stays valid */
+	int workers;
+	struct ck_ssh_override *overrides;
+};
+
+int config_load_file(struct ck_config *cfg, const char *path);
+const struct ck_ssh_override *config_override(const struct ck_config *cfg, const char *host);
+int config_is_loopback(const char *addr);
+
+#endif

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * catkeeper-web: the page and the noVNC consoles of a catkeeperfs mount.
+ * It never talks to libvirt: everything it shows or does goes through the
+ * mounted tree.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libwebsockets.h>
+
+#include "api.h"
+#include "auth.h"
+#include "config.h"
+#include "events.h"
+#include "http.h"
+#include "log.h"
+#include "mountio.h"
+#include "sshtunnel.h"
+#include "vncproxy.h"
+
+static struct lws_context *context;
+static volatile sig_atomic_t stopping;
+
+static struct lws_protocols protocols[] = {
+	/* upgrades without a subprotocol (noVNC, the page) land on the first */
+	{ "http", http_callback, 0, 16384, 0, NULL, 0 },
+	{ "binary", http_callback, 0, 16384, 0, NULL, 0 },
+	{ "ck-vnc", vncproxy_raw_callback, 0, 0, 0, NULL, 0 },
+	{ "ck-ssh", sshtunnel_raw_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void wake(void *arg)
+{
+	lws_cancel_service(arg);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	if (context)
+		lws_cancel_service(context);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: catkeeper-web --mount MOUNT [options]\n"
+		"  --listen ADDR          address to listen on (default 127.0.0.1)\n"
+		"  --port N               port (default 8080)\n"
+		"  --web DIR              the page's files (default " CK_WEB_DIR ")\n"
+		"  --novnc DIR            noVNC (default /usr/share/novnc)\n"
+		"  --cert FILE --key FILE serve TLS\n"
+		"  --passwd FILE          accounts: lines user:crypt(3) hash\n"
+		"  --trust-user-header H  take the user from a reverse proxy's header H\n"
+		"  --name NAME            also answer to this Host name (repeatable)\n"
+		"  --config FILE          per-host ssh overrides\n"
+		"  --console-ttl SECONDS  lifetime of a console token (default 30)\n"
+		"  --workers N            threads for mount I/O (default 4)\n");
+}
+
+static const char *default_web_root(void)
+{
+	struct stat st;
+
+	/* run from a build directory, the source tree's page is the one to serve */
+	if (stat(CK_WEB_DIR "/index.html", &st) && !stat(CK_SRC_WEB_DIR "/index.html", &st))
+		return CK_SRC_WEB_DIR;
+	return CK_WEB_DIR;
+}
+
+static int parse_args(int argc, char **argv, struct ck_config *cfg)
+{
+	enum { O_LISTEN = 256, O_PORT, O_WEB, O_NOVNC, O_CERT, O_KEY, O_PASSWD, O_HEADER,
+	       O_NAME, O_CONFIG, O_TTL, O_WORKERS, O_VERSION };
+	static const struct option opts[] = {
+		{ "mount", required_argument, NULL, 'm' },
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "port", required_argument, NULL, O_PORT },
+		{ "web", required_argument, NULL, O_WEB },
+		{ "novnc", required_argument, NULL, O_NOVNC },
+		{ "cert", required_argument, NULL, O_CERT },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "passwd", required_argument, NULL, O_PASSWD },
+		{ "trust-user-header", required_argument, NULL, O_HEADER },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "console-ttl", required_argument, NULL, O_TTL },
+		{ "workers", required_argument, NULL, O_WORKERS },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	cfg->listen = "127.0.0.1";
+	cfg->port = 8080;
+	cfg->web_root = default_web_root();
+	cfg->novnc_root = "/usr/share/novnc";
+	cfg->console_ttl = 30;
+	cfg->workers = 4;
+	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			cfg->mount = optarg;
+			break;
+		case O_LISTEN:
+			cfg->listen = optarg;
+			break;
+		case O_PORT:
+			cfg->port = atoi(optarg);
+			break;
+		case O_WEB:
+			cfg->web_root = optarg;
+			break;
+		case O_NOVNC:
+			cfg->novnc_root = optarg;
+			break;
+		case O_CERT:
+			cfg->cert = optarg;
+			break;
+		case O_KEY:
+			cfg->key = optarg;
+			break;
+		case O_PASSWD:
+			cfg->passwd_file = optarg;
+			break;
+		case O_HEADER:
+			cfg->user_header = optarg;
+			break;
+		case O_NAME:
+			if (cfg->n_names == (int)(sizeof(cfg->names) / sizeof(cfg->names[0]))) {
+				fprintf(stderr, "catkeeper-web: too many --name\n");
+				return -1;
+			}
+			cfg->names[cfg->n_names++] = optarg;
+			break;
+		case O_CONFIG:
+			cfg->config_file = optarg;
+			break;
+		case O_TTL:
+			cfg->console_ttl = atoi(optarg);
+			break;
+		case O_WORKERS:
+			cfg->workers = atoi(optarg);
+			break;
+		case O_VERSION:
+			printf("catkeeper-web " CATKEEPER_VERSION "\n");
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (!cfg->mount || optind != argc) {
+		usage(stderr);
+		return -1;
+	}
+	if (cfg->port < 1 || cfg->port > 65535) {
+		fprintf(stderr, "catkeeper-web: bad --port\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Anywhere but loopback, a token in a URL is not enough. */
+static int check_exposure(const struct ck_config *cfg)
+{
+	if ((cfg->cert == NULL) != (cfg->key == NULL)) {
+		fprintf(stderr, "catkeeper-web: --cert and --key go together\n");
+		return -1;
+	}
+	if (cfg->passwd_file && cfg->user_header) {
+		fprintf(stderr, "catkeeper-web: choose --passwd or --trust-user-header\n");
+		return -1;
+	}
+	if (config_is_loopback(cfg->listen))
+		return 0;
+	if (!cfg->cert || (!cfg->passwd_file && !cfg->user_header)) {
+		fprintf(stderr, "catkeeper-web: refusing to listen on %s: outside loopback it "
+				"needs TLS (--cert/--key) and accounts (--passwd) or a trusted "
+				"proxy header (--trust-user-header)\n",
+			cfg->listen);
+		return -1;
+	}
+	return 0;
+}
+
+static struct lws_context *make_context(const struct ck_config *cfg)
+{
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.port = cfg->port;
+	info.iface = cfg->listen;
+	info.protocols = protocols;
+	info.vhost_name = "catkeeper";
+	/* no h2: websockets and raw descriptors stay plain HTTP/1.1 */
+	info.alpn = "http/1.1";
+	info.max_http_header_data = 8192;
+	info.pt_serv_buf_size = 32768;
+	info.timeout_secs = 30;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	if (cfg->cert) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->cert;
+		info.ssl_private_key_filepath = cfg->key;
+	}
+	return lws_create_context(&info);
+}
+
+int main(int argc, char **argv)
+{
+	struct ck_config cfg;
+	struct sigaction sa;
+	struct mjob *mj;
+	int rc = 1;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (parse_args(argc, argv, &cfg) || check_exposure(&cfg))
+		return 2;
+	if (cfg.config_file && config_load_file(&cfg, cfg.config_file))
+		return 2;
+	if (auth_init(&cfg, cfg.cert != NULL))
+		return 1;
+	protocols[0].per_session_data_size = http_pss_size();
+	protocols[1].per_session_data_size = http_pss_size();
+	api_set_config(&cfg);
+	http_set_config(&cfg);
+	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	if (sshtunnel_init())
+		return 1;
+	context = make_context(&cfg);
+	if (!context) {
+		ck_log("cannot listen on %s port %d", cfg.listen, cfg.port);
+		goto out_ssh;
+	}
+	if (mountio_start(cfg.mount, cfg.workers, wake, context))
+		goto out_context;
+	if (events_start(wake, context))
+		goto out_mountio;
+
+	if (auth_mode() == AUTH_TOKEN)
+		printf("catkeeper-web: serving %s at %s://%s:%d/login?token=%s\n", cfg.mount,
+		       cfg.cert ? "https" : "http",
+		       strchr(cfg.listen, ':') ? "[::1]" : cfg.listen, cfg.port, auth_token());
+	else
+		printf("catkeeper-web: serving %s at %s://%s:%d/\n", cfg.mount,
+		       cfg.cert ? "https" : "http", cfg.listen, cfg.port);
+	fflush(stdout);
+
+	while (!stopping && lws_service(context, 0) >= 0)
+		;
+	ck_log("stopping");
+	rc = 0;
+	events_stop();
+out_mountio:
+	mountio_stop();
+out_context:
+	lws_context_destroy(context);
+	context = NULL;
+	/* after the connections are gone, nobody waits for these */
+	while ((mj = mountio_done()))
+		api_job_free((struct api_job *)mj);
+out_ssh:
+	sshtunnel_exit();
+	return rc;
+}

@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Console proxy. The bytes from the VNC server are read straight into the
+ * buffer that becomes the websocket frame (LWS_PRE bytes in front), and only
+ * when the browser's socket can take them: the server's socket is not polled
+ * while a frame waits, so a slow browser slows the VNC server down instead
+ * of growing a queue here.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sshtunnel.h"
+#include "vncproxy.h"
+
+#define DOWN_BUF (256 * 1024)
+#define UP_MAX (1024 * 1024) /* browser bytes the VNC server has not taken yet */
+
+struct console {
+	struct lws *ws;
+	struct lws *raw;       /* TCP to the VNC server, for local hosts */
+	struct ssh_chan *chan; /* or a channel through the host's sshd */
+	int fd;
+	int connected, closing;
+	char reason[124];
+	unsigned char *down;
+	unsigned char *up;
+	size_t up_len, up_off;
+	struct console_target t;
+	char user[AUTH_USER_MAX + 1];
+};
+
+static void console_free(struct console *c)
+{
+	if (c->ws || c->raw || c->chan)
+		return;
+	ck_log("user=%s vm=%s/%s console closed%s%s", c->user, c->t.host, c->t.vm,
+	       c->reason[0] ? ": " : "", c->reason);
+	free(c->down);
+	free(c->up);
+	free(c);
+}
+
+/* Ends the browser's side with a reason it can show (NULL: already in c->reason). */
+static void console_close(struct console *c, const char *why)
+{
+	if (why && !c->reason[0])
+		snprintf(c->reason, sizeof(c->reason), "%s", why);
+	c->closing = 1;
+	if (c->ws)
+		lws_callback_on_writable(c->ws);
+}
+
+struct console *console_new(struct lws *ws, const struct console_target *t, const char *user)
+{
+	struct console *c = calloc(1, sizeof(*c));
+
+	if (!c || !(c->down = malloc(LWS_PRE + DOWN_BUF))) {
+		ck_log("console: out of memory");
+		free(c);
+		return NULL;
+	}
+	c->ws = ws;
+	c->fd = -1;
+	c->t = *t;
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	return c;
+}
+
+static int connect_direct(struct console *c)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	lws_adopt_desc_t ad;
+	socklen_t sl;
+	int one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, c->t.addr, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)c->t.port);
+		sl = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, c->t.addr, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)c->t.port);
+		sl = sizeof(*in6);
+	} else {
+		console_close(c, "the VM's vnc file names no numeric address");
+		return 0;
+	}
+	c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		console_close(c, strerror(errno));
+		return 0;
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c->fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) {
+		snprintf(c->reason, sizeof(c->reason), "cannot connect to the console: %s",
+			 strerror(errno));
+		close(c->fd);
+		console_close(c, NULL);
+		return 0;
+	}
+	/* a raw file descriptor: lws polls it, we do the reading and writing */
+	memset(&ad, 0, sizeof(ad));
+	ad.vh = lws_get_vhost(c->ws);
+	ad.type = LWS_ADOPT_RAW_FILE_DESC;
+	ad.fd.filefd = c->fd;
+	ad.vh_prot_name = "ck-vnc";
+	ad.opaque = c;
+	c->raw = lws_adopt_descriptor_vhost_via_info(&ad);
+	if (!c->raw) {
+		close(c->fd);
+		console_close(c, "cannot watch the console's socket");
+		return 0;
+	}
+	lws_set_timeout(c->raw, PENDING_TIMEOUT_AWAITING_CONNECT_RESPONSE, 10);
+	lws_callback_on_writable(c->raw);
+	return 0;
+}
+
+int console_established(struct console *c)
+{
+	ck_log("user=%s vm=%s/%s console to %s:%d%s", c->user, c->t.host, c->t.vm, c->t.addr,
+	       c->t.port, c->t.ssh ? " through ssh" : "");
+	if (!c->t.ssh)
+		return connect_direct(c);
+	c->chan = ssh_chan_open(lws_get_vhost(c->ws), &c->t, c);
+	if (!c->chan)
+		console_close(c, "cannot start an ssh connection");
+	return 0;
+}
+
+static ssize_t link_read(struct console *c, void *buf, size_t n)
+{
+	ssize_t r;
+
+	if (c->chan)
+		return ssh_chan_read(c->chan, buf, n);
+	r = read(c->fd, buf, n);
+	return r < 0 ? -errno : r;
+}
+
+static ssize_t link_write(struct console *c, const void *buf, size_t n)
+{
+	ssize_t r;
+
+	if (c->chan)
+		return ssh_chan_write(c->chan, buf, n);
+	r = write(c->fd, buf, n);
+	return r < 0 ? -errno : r;
+}
+
+/* Nothing more to read for now: be woken when the server sends again. */
+static void wait_readable(struct console *c)
+{
+	if (c->chan)
+		ssh_chan_want_read(c->chan);
+	else if (c->raw)
+		lws_rx_flow_control(c->raw, 1);
+}
+
+static void wait_writable(struct console *c)
+{
+	if (c->chan)
+		ssh_chan_want_write(c->chan);
+	else if (c->raw)
+		lws_callback_on_writable(c->raw);
+}
+
+static int keep_up(struct console *c, const void *in, size_t len)
+{
+	unsigned char *p;
+
+	if (c->up_off) {
+		memmove(c->up, c->up + c->up_off, c->up_len - c->up_off);
+		c->up_len -= c->up_off;
+		c->up_off = 0;
+	}
+	if (c->up_len + len > UP_MAX)
+		return -1;
+	p = realloc(c->up, c->up_len + len);
+	if (!p)
+		return -1;
+	c->up = p;
+	memcpy(p + c->up_len, in, len);
+	c->up_len += len;
+	return 0;
+}
+
+/* Writes what the browser sent while the server could not take it. */
+static void flush_up(struct console *c)
+{
+	while (c->up_off < c->up_len) {
+		ssize_t n = link_write(c, c->up + c->up_off, c->up_len - c->up_off);
+
+		if (n == -EAGAIN) {
+			wait_writable(c);
+			return;
+		}
+		if (n < 0) {
+			console_close(c, "the console's connection failed");
+			return;
+		}
+		c->up_off += (size_t)n;
+	}
+	c->up_len = c->up_off = 0;
+	if (c->ws)
+		lws_rx_flow_control(c->ws, 1);
+}
+
+int console_ws_receive(struct console *c, const void *in, size_t len)
+{
+	ssize_t n = 0;
+
+	if (c->closing)
+		return 0;
+	if (c->connected && c->up_len == c->up_off) {
+		n = link_write(c, in, len);
+		if (n == -EAGAIN)
+			n = 0;
+		if (n < 0) {
+			console_close(c, "the console's connection failed");
+			return 0;
+		}
+		if ((size_t)n == len)
+			return 0;
+	}
+	if (keep_up(c, (const unsigned char *)in + n, len - (size_t)n)) {
+		console_close(c, "the browser sent more than the console takes");
+		return 0;
+	}
+	lws_rx_flow_control(c->ws, 0);
+	if (c->connected)
+		wait_writable(c);
+	return 0;
+}
+
+int console_ws_writeable(struct console *c)
+{
+	ssize_t n;
+
+	if (c->closing) {
+		lws_close_reason(c->ws, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+				 (unsigned char *)c->reason, strlen(c->reason));
+		return -1;
+	}
+	if (!c->connected)
+		return 0;
+	n = link_read(c, c->down + LWS_PRE, DOWN_BUF);
+	if (n == -EAGAIN) {
+		wait_readable(c);
+		return 0;
+	}
+	if (n <= 0) {
+		if (!c->reason[0])
+			snprintf(c->reason, sizeof(c->reason), "%s",
+				 n == -ECONNRESET ? "lost the connection to the host"
+				 : n		  ? "the console's connection failed"
+						  : "the VNC server closed the console");
+		lws_close_reason(c->ws, n ? LWS_CLOSE_STATUS_UNEXPECTED_CONDITION
+					  : LWS_CLOSE_STATUS_NORMAL,
+				 (unsigned char *)c->reason, strlen(c->reason));
+		return -1;
+	}
+	if (lws_write(c->ws, c->down + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n)
+		return -1;
+	/* a full buffer means more is waiting; otherwise poll the server again */
+	if (n == DOWN_BUF)
+		lws_callback_on_writable(c->ws);
+	else
+		wait_readable(c);
+	return 0;
+}
+
+void console_ws_closed(struct console *c)
+{
+	c->ws = NULL;
+	if (c->chan) {
+		ssh_chan_close(c->chan);
+		c->chan = NULL;
+	}
+	if (c->raw)
+		lws_set_timeout(c->raw, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+	console_free(c);
+}
+
+void console_link_ready(struct console *c)
+{
+	c->connected = 1;
+	flush_up(c);
+	if (c->ws)
+		lws_callback_on_writable(c->ws);
+}
+
+void console_link_kick(struct console *c)
+{
+	if (c->up_off < c->up_len)
+		flush_up(c);
+	if (c->ws)
+		lws_callback_on_writable(c->ws);
+}
+
+void console_link_failed(struct console *c, const char *why)
+{
+	c->chan = NULL;
+	console_close(c, why);
+	console_free(c);
+}
+
+int vncproxy_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			  void *in, size_t len)
+{
+	struct console *c = lws_get_opaque_user_data(wsi);
+	socklen_t sl = sizeof(int);
+	int err = 0;
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		if (!c)
+			return -1;
+		if (c->connected) {
+			flush_up(c);
+			return 0;
+		}
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl) || err) {
+			snprintf(c->reason, sizeof(c->reason),
+				 "cannot connect to the console at %s:%d: %s", c->t.addr,
+				 c->t.port, strerror(err ? err : errno));
+			console_close(c, NULL);
+			return -1;
+		}
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		console_link_ready(c);
+		return 0;
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (!c)
+			return -1;
+		/* read when the browser can take it, not before */
+		lws_rx_flow_control(wsi, 0);
+		if (c->ws)
+			lws_callback_on_writable(c->ws);
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (!c)
+			return 0;
+		c->raw = NULL;
+		lws_set_opaque_user_data(wsi, NULL);
+		if (!c->connected)
+			console_close(c, "cannot connect to the console (timed out)");
+		else
+			console_close(c, "the VNC server closed the console");
+		console_free(c);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}

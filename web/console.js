@@ -1,0 +1,48 @@
+// One VM's console: noVNC over the daemon's proxy, with a token bound to this VM.
+import RFB from '/novnc/core/rfb.js';
+
+const p = new URLSearchParams(location.search);
+const host = p.get('host'), vm = p.get('vm');
+const status = document.getElementById('status');
+const enc = encodeURIComponent;
+
+function say(text, bad) {
+	status.textContent = text;
+	status.className = bad ? 'error' : '';
+}
+
+async function open() {
+	document.getElementById('title').textContent = `${host}/${vm}`;
+	document.title = `${host}/${vm} console`;
+	const session = await (await fetch('/api/session')).json();
+	const r = await fetch(`/api/console/${enc(host)}/${enc(vm)}`, {
+		method: 'POST', body: '', headers: { 'X-CSRF-Token': session.csrf },
+	});
+	const res = await r.json();
+	if (!r.ok) {
+		say(res.error, true);
+		return;
+	}
+	const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+	const ws = new WebSocket(`${scheme}://${location.host}/console/${enc(host)}/${enc(vm)}?token=${enc(res.token)}`);
+	let reason = '';
+	ws.addEventListener('close', (ev) => { reason = ev.reason; });
+	const rfb = new RFB(document.getElementById('screen'), ws, {});
+	rfb.scaleViewport = true;
+	rfb.addEventListener('connect', () => say('connected'));
+	rfb.addEventListener('disconnect', (ev) => {
+		// the close event carries the daemon's reason; let it arrive first
+		setTimeout(() => say(`disconnected${reason ? ': ' + reason : ev.detail.clean ? '' : ' (connection lost)'}`, true), 50);
+	});
+	rfb.addEventListener('securityfailure', (ev) => say(`refused by the VNC server: ${ev.detail.reason || ev.detail.status}`, true));
+	rfb.addEventListener('credentialsrequired', () => {
+		const password = prompt(`Password for the console of ${host}/${vm}`);
+		if (password === null)
+			rfb.disconnect();
+		else
+			rfb.sendCredentials({ password });
+	});
+	window.rfb = rfb;
+}
+
+open().catch((e) => say(e.message, true));
