@@ -55,7 +55,10 @@ tb_pidfile_pid() {
 	p=""
 	read -r p <"$1" || [ -n "$p" ] || return 1
 	case $p in ''|*[!0-9]*) return 1 ;; esac
-	kill -0 "$p" 2>/dev/null || return 1
+	# Alive, and not a zombie waiting to be reaped.
+	case $(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | cut -c1) in
+	''|Z|X) return 1 ;;
+	esac
 	echo "$p"
 }
 
