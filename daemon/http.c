@@ -202,6 +202,9 @@ static int send_reply(struct lws *wsi, struct pss *pss)
 		     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_LOCATION,
 						  (const unsigned char *)pss->location,
 						  (int)strlen(pss->location), &p, end)) ||
+		    (pss->close_after &&
+		     lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+						  (const unsigned char *)"close", 5, &p, end)) ||
 		    lws_finalize_write_http_header(wsi, start, &p, end))
 			return -1;
 		pss->hdr_sent = 1;
@@ -726,6 +729,9 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
+		/* a request that failed while its headers were parsed has no pss */
+		if (!pss)
+			return 0;
 		if (pss->job)
 			pss->job->wsi = NULL;
 		free(pss->body);
@@ -746,6 +752,8 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return pss->kind == K_EVENTS ? events_writeable(&pss->ev)
 					     : console_ws_writeable(pss->con);
 	case LWS_CALLBACK_CLOSED:
+		if (!pss)
+			return 0;
 		if (pss->kind == K_EVENTS)
 			events_client_remove(&pss->ev);
 		else if (pss->con)

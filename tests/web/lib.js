@@ -1,0 +1,187 @@
+// Shared by the catkeeper-web tests: TAP output, a mount, the daemon, HTTP helpers.
+'use strict';
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const http = require('http');
+
+const top = path.resolve(__dirname, '../..');
+const build = path.resolve(process.argv[2] || path.join(top, 'build'));
+const children = [];
+const cleanups = [];
+let n = 0, failed = 0;
+
+function ok(cond, name, extra) {
+	n++;
+	if (!cond)
+		failed++;
+	console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
+	if (!cond && extra !== undefined)
+		console.log('# ' + String(extra).split('\n').join('\n# '));
+	return cond;
+}
+
+function skip(name, why) {
+	n++;
+	console.log(`ok ${n} - ${name} # SKIP ${why}`);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, fn, ms = 5000) {
+	const end = Date.now() + ms;
+	for (;;) {
+		try {
+			const v = await fn();
+			if (v)
+				return v;
+		} catch (e) {
+			if (Date.now() > end)
+				throw e;
+		}
+		if (Date.now() > end)
+			throw new Error(`timed out waiting for ${what}`);
+		await sleep(50);
+	}
+}
+
+function tmpdir(tag) {
+	const d = fs.mkdtempSync(path.join(os.tmpdir(), `ckweb-${tag}-`));
+	cleanups.push(() => fs.rmSync(d, { recursive: true, force: true }));
+	return d;
+}
+
+function freePort() {
+	return new Promise((resolve, reject) => {
+		const s = net.createServer();
+		s.listen(0, '127.0.0.1', () => {
+			const p = s.address().port;
+			s.close(() => resolve(p));
+		});
+		s.on('error', reject);
+	});
+}
+
+function run(cmd, args, opts = {}) {
+	const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+	p.out = '';
+	p.err = '';
+	p.stdout.on('data', (d) => { p.out += d; });
+	p.stderr.on('data', (d) => { p.err += d; });
+	p.exited = new Promise((r) => p.on('exit', (code, sig) => r({ code, sig })));
+	children.push(p);
+	return p;
+}
+
+/* A real catkeeperfs mount of the embedded test:///default host. */
+async function startMount(args = []) {
+	const dir = tmpdir('mnt');
+	const mnt = path.join(dir, 'mnt');
+	fs.mkdirSync(mnt);
+	const p = run(path.join(build, 'fs/catkeeperfs'), ['-f', '--db', path.join(dir, 'db'), ...args, mnt]);
+	cleanups.push(() => {
+		try { execFileSync('fusermount3', ['-u', mnt], { stdio: 'ignore' }); } catch (e) { /* gone */ }
+	});
+	await until('the mount', () => fs.existsSync(path.join(mnt, 'default', 'test', 'state')) || p.exitCode !== null, 10000);
+	if (p.exitCode !== null)
+		throw new Error('catkeeperfs exited: ' + p.err);
+	return mnt;
+}
+
+/* A plain directory that looks like a mount: hosts and VMs as the spec lists them. */
+function fakeMount(hosts) {
+	const mnt = path.join(tmpdir('fake'), 'mnt');
+	for (const [host, h] of Object.entries(hosts)) {
+		fs.mkdirSync(path.join(mnt, host), { recursive: true });
+		fs.writeFileSync(path.join(mnt, host, '.uri'), h.uri + '\n');
+		fs.writeFileSync(path.join(mnt, host, '.status'), 'connected\n');
+		for (const [vm, files] of Object.entries(h.vms || {})) {
+			const d = path.join(mnt, host, vm);
+			fs.mkdirSync(d);
+			const all = { state: 'running', owner: '', description: '', ip: '', vnc: '', uuid: '', vcpus: '1', memory: '1024', autostart: '0', error: '', 'config.xml': '<domain/>', ...files };
+			for (const [f, v] of Object.entries(all))
+				fs.writeFileSync(path.join(d, f), v ? v + '\n' : '');
+		}
+	}
+	return mnt;
+}
+
+async function startDaemon(mount, args = []) {
+	const port = await freePort();
+	const p = run(path.join(build, 'daemon/catkeeper-web'), ['--mount', mount, '--port', String(port), ...args]);
+	const url = await until('the daemon URL', () => {
+		if (p.exitCode !== null)
+			throw new Error('catkeeper-web exited: ' + p.err);
+		const m = /(http\S+)/.exec(p.out);
+		return m && m[1];
+	});
+	const base = `http://127.0.0.1:${port}`;
+	return { p, port, base, url, token: new URL(url).searchParams.get('token') };
+}
+
+/* Plain HTTP with full control over the headers (fetch would add its own). */
+function request(base, method, p, { headers = {}, body } = {}) {
+	const u = new URL(p, base);
+	if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length'))
+		headers = { ...headers, 'Content-Length': Buffer.byteLength(body) };
+	for (const h of Object.keys(headers))
+		if (headers[h] === undefined)
+			delete headers[h];
+	return new Promise((resolve, reject) => {
+		const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method,
+			headers: { Host: u.host, ...headers }, setHost: false, agent: false }, (res) => {
+			let data = '';
+			res.on('data', (d) => { data += d; });
+			res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
+		});
+		req.on('error', reject);
+		if (body !== undefined)
+			req.write(body);
+		req.end();
+	});
+}
+
+/* Logs in with the token, names the session; returns what later requests need. */
+async function login(d, name = 'alice') {
+	const r = await request(d.base, 'GET', `/login?token=${d.token}`);
+	const cookie = (r.headers['set-cookie'] || [''])[0].split(';')[0];
+	const s = JSON.parse((await request(d.base, 'GET', '/api/session', { headers: { Cookie: cookie } })).body);
+	const auth = { Cookie: cookie, Origin: d.base, 'X-CSRF-Token': s.csrf };
+	if (name)
+		await request(d.base, 'POST', '/api/me', { headers: auth, body: name });
+	return auth;
+}
+
+function finish() {
+	for (const p of children)
+		if (p.exitCode === null)
+			p.kill('SIGTERM');
+	for (const c of cleanups.reverse())
+		c();
+	console.log(`1..${n}`);
+	process.exit(failed ? 1 : 0);
+}
+
+/* Runs the test body, then cleans up whatever happened. */
+function main(body) {
+	const timer = setTimeout(() => { ok(false, 'test file finished in time'); finish(); }, 240000);
+	body().catch((e) => ok(false, 'test file ran to its end', e.stack)).finally(() => {
+		clearTimeout(timer);
+		setTimeout(finish, 200);
+	});
+}
+
+/* npm modules live in tests/web/node_modules, installed from package-lock.json. */
+function requireModule(name) {
+	try {
+		return require(name);
+	} catch (e) {
+		execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--silent'], { cwd: __dirname, stdio: 'ignore' });
+		return require(name);
+	}
+}
+
+module.exports = { top, build, ok, skip, sleep, until, tmpdir, freePort, run, startMount, fakeMount,
+	startDaemon, request, login, finish, main, requireModule };
