@@ -315,7 +315,8 @@ static void do_owner(struct api_job *j)
 			fail(j, 409, "reserved by someone else: take it over instead");
 			return;
 		}
-		val[0] = '\0';
+		/* an empty line: a write the mount sees, unlike truncation alone */
+		strcpy(val, "\n");
 	} else {
 		snprintf(val, sizeof(val), "%s%s", strcmp(j->what, "takeover") ? "" : "!",
 			 j->user);

@@ -500,6 +500,9 @@ static int post_checks(struct lws *wsi, struct pss *pss, const char *host, struc
 		ck_log("refused a request without the CSRF token");
 		return reply_error(wsi, pss, 403, "missing or wrong CSRF token");
 	}
+	/* lws 4.1 does not undo chunking of request bodies: ask for a length */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+		return reply_error(wsi, pss, 411, "a request body needs a Content-Length");
 	if (header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, len, sizeof(len)) > 0 &&
 	    strtoull(len, NULL, 10) > BODY_MAX_CONFIG)
 		return reply_error(wsi, pss, 413, "request too large");
@@ -508,13 +511,11 @@ static int post_checks(struct lws *wsi, struct pss *pss, const char *host, struc
 
 static int on_body_done(struct lws *wsi, struct pss *pss);
 
-/* A POST without Content-Length or chunks has no body: lws would wait for one. */
+/* A POST without Content-Length has no body (chunks are refused): lws would wait for one. */
 static int body_expected(struct lws *wsi)
 {
 	char len[24];
 
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
-		return 1;
 	return header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, len, sizeof(len)) > 0 &&
 	       strtoull(len, NULL, 10) > 0;
 }
