@@ -474,7 +474,7 @@ static ssize_t chan_result(struct ssh_chan *ch, ssize_t rc)
 	if (fatal((int)rc)) {
 		/* lws sees the hang-up and drops the session outside this call */
 		shutdown(ch->h->fd, SHUT_RDWR);
-		return -ECONNRESET;
+		return -ENOTCONN;
 	}
 	return -EIO;
 }

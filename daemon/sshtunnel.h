@@ -19,7 +19,7 @@ struct ssh_chan;
  */
 struct ssh_chan *ssh_chan_open(struct lws_vhost *vh, const struct console_target *t,
 			       struct console *c);
-/* >0 bytes, 0 at EOF, -EAGAIN, or another -errno. */
+/* >0 bytes, 0 at EOF, -EAGAIN, -ENOTCONN when the session to the host is lost, or -EIO. */
 ssize_t ssh_chan_read(struct ssh_chan *ch, void *buf, size_t n);
 ssize_t ssh_chan_write(struct ssh_chan *ch, const void *buf, size_t n);
 /* The console will read again: let the session's socket wake it. */

@@ -262,9 +262,9 @@ int console_ws_writeable(struct console *c)
 	if (n <= 0) {
 		if (!c->reason[0])
 			snprintf(c->reason, sizeof(c->reason), "%s",
-				 n == -ECONNRESET ? "lost the connection to the host"
-				 : n		  ? "the console's connection failed"
-						  : "the VNC server closed the console");
+				 n == -ENOTCONN ? "lost the ssh connection to the host"
+				 : n == -ECONNRESET || !n ? "the VNC server closed the console"
+							  : "the console's connection failed");
 		lws_close_reason(c->ws, n ? LWS_CLOSE_STATUS_UNEXPECTED_CONDITION
 					  : LWS_CLOSE_STATUS_NORMAL,
 				 (unsigned char *)c->reason, strlen(c->reason));
