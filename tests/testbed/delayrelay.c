@@ -382,7 +382,7 @@ int main(int argc, char **argv)
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (bind(lfd, la->ai_addr, la->ai_addrlen) < 0)
 		die("bind");
-	if (listen(lfd, 128) < 0)
+	if (listen(lfd, 1024) < 0)
 		die("listen");
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0)
