@@ -26,10 +26,16 @@
 static struct lws_context *context;
 static volatile sig_atomic_t stopping;
 
+/*
+ * lws cuts every send to tx_packet_size and copies the rest aside: a console
+ * frame (up to 256 KiB) must go out in one send.
+ */
+#define TX_PACKET (1024 * 1024)
+
 static struct lws_protocols protocols[] = {
 	/* upgrades without a subprotocol (noVNC, the page) land on the first */
-	{ "http", http_callback, 0, 16384, 0, NULL, 0 },
-	{ "binary", http_callback, 0, 16384, 0, NULL, 0 },
+	{ "http", http_callback, 0, 16384, 0, NULL, TX_PACKET },
+	{ "binary", http_callback, 0, 16384, 0, NULL, TX_PACKET },
 	{ "ck-vnc", vncproxy_raw_callback, 0, 0, 0, NULL, 0 },
 	{ "ck-ssh", sshtunnel_raw_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }

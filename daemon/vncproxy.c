@@ -243,9 +243,35 @@ int console_ws_receive(struct console *c, const void *in, size_t len)
 	return 0;
 }
 
+/*
+ * One read from the server straight into the frame buffer, one frame out.
+ * 1: the buffer filled, more may wait; 0: drained for now; -1: the link ended
+ * (c->reason says why).
+ */
+static int pump_down(struct console *c)
+{
+	ssize_t n = link_read(c, c->down + LWS_PRE, DOWN_BUF);
+
+	if (n == -EAGAIN)
+		return 0;
+	if (n <= 0) {
+		if (!c->reason[0])
+			snprintf(c->reason, sizeof(c->reason), "%s",
+				 n == -ENOTCONN ? "lost the ssh connection to the host"
+				 : n == -ECONNRESET || !n ? "the VNC server closed the console"
+							  : "the console's connection failed");
+		return -1;
+	}
+	if (lws_write(c->ws, c->down + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n) {
+		snprintf(c->reason, sizeof(c->reason), "the browser's connection failed");
+		return -1;
+	}
+	return n == DOWN_BUF;
+}
+
 int console_ws_writeable(struct console *c)
 {
-	ssize_t n;
+	int r;
 
 	if (c->closing) {
 		lws_close_reason(c->ws, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
@@ -254,26 +280,13 @@ int console_ws_writeable(struct console *c)
 	}
 	if (!c->connected)
 		return 0;
-	n = link_read(c, c->down + LWS_PRE, DOWN_BUF);
-	if (n == -EAGAIN) {
-		wait_readable(c);
-		return 0;
-	}
-	if (n <= 0) {
-		if (!c->reason[0])
-			snprintf(c->reason, sizeof(c->reason), "%s",
-				 n == -ENOTCONN ? "lost the ssh connection to the host"
-				 : n == -ECONNRESET || !n ? "the VNC server closed the console"
-							  : "the console's connection failed");
-		lws_close_reason(c->ws, n ? LWS_CLOSE_STATUS_UNEXPECTED_CONDITION
-					  : LWS_CLOSE_STATUS_NORMAL,
-				 (unsigned char *)c->reason, strlen(c->reason));
+	r = pump_down(c);
+	if (r < 0) {
+		lws_close_reason(c->ws, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)c->reason,
+				 strlen(c->reason));
 		return -1;
 	}
-	if (lws_write(c->ws, c->down + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n)
-		return -1;
-	/* a full buffer means more is waiting; otherwise poll the server again */
-	if (n == DOWN_BUF)
+	if (r)
 		lws_callback_on_writable(c->ws);
 	else
 		wait_readable(c);
@@ -343,7 +356,19 @@ int vncproxy_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	case LWS_CALLBACK_RAW_RX_FILE:
 		if (!c)
 			return -1;
-		/* read when the browser can take it, not before */
+		/*
+		 * Forward at once when the browser's socket has room: a round trip
+		 * then costs one poll. Otherwise stop polling the server and read
+		 * when the browser can take it.
+		 */
+		if (c->ws && c->connected && !c->closing && !lws_send_pipe_choked(c->ws)) {
+			int r = pump_down(c);
+
+			if (!r)
+				return 0;
+			if (r < 0)
+				console_close(c, NULL);
+		}
 		lws_rx_flow_control(wsi, 0);
 		if (c->ws)
 			lws_callback_on_writable(c->ws);
