@@ -111,3 +111,9 @@ tb_write_env() {
 		mv -f "$TB/env.tmp.$$" "$TB/env"
 	) 8>>"$TB/.envlock"
 }
+
+# Print the script's leading comment block as its usage, and exit 2.
+tb_usage() {
+	sed -n '2,/^[^#]/ s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
