@@ -47,7 +47,7 @@ static int reserve(struct handle *hd, size_t size)
 	return 0;
 }
 
-int config_write(struct handle *hd, const char *buf, size_t len, off_t off)
+int handle_write(struct handle *hd, const char *buf, size_t len, off_t off)
 {
 	size_t end = (size_t)off + len;
 	int rc;
@@ -67,7 +67,7 @@ int config_write(struct handle *hd, const char *buf, size_t len, off_t off)
 	return 0;
 }
 
-int config_truncate(struct handle *hd, off_t size)
+int handle_truncate(struct handle *hd, off_t size)
 {
 	int rc;
 

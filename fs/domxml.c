@@ -103,6 +103,7 @@ int domxml_definition(const char *xml, struct dom_info *di)
 	di->vcpus = (unsigned)strtoul(s ? s : "0", NULL, 10);
 	free(s);
 	di->config_size = strlen(xml);
+	di->fields |= DI_SIZES;
 	xmlFreeDoc(doc);
 	return di->owner && di->description ? 0 : -ENOMEM;
 }

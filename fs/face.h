@@ -21,6 +21,8 @@ struct handle {
 	bool dirty;
 	uint32_t seen_gen;	/* for poll(): the generation last read */
 	struct events_reader *events;
+	pid_t pid;		/* config.xml opened for writing by */
+	struct handle *next_writer;
 };
 
 /* files.c: value files, rendered from the cache. */
@@ -37,8 +39,9 @@ char *req_user(fuse_req_t req);
 
 /* configxml.c: config.xml is read from the host at open and written whole. */
 int config_open(struct handle *hd, uint64_t vm_id, bool truncate);
-int config_write(struct handle *hd, const char *buf, size_t len, off_t off);
-int config_truncate(struct handle *hd, off_t size);
+/* The text an open file builds (config.xml, a multi-line description). */
+int handle_write(struct handle *hd, const char *buf, size_t len, off_t off);
+int handle_truncate(struct handle *hd, off_t size);
 int config_commit(fuse_req_t req, uint64_t vm_id, const char *xml, size_t len);
 
 /* events.c: the .events stream. */

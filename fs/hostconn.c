@@ -301,6 +301,7 @@ static int fetch_domain(virDomainPtr dom, struct dom_info *di)
 		if (virDomainGetInfo(dom, &info) == 0) {
 			di->vcpus = info.nrVirtCpu;
 			di->memory_kib = info.memory;
+			di->fields |= DI_SIZES;
 		}
 	}
 	return 0;
@@ -393,18 +394,32 @@ static void free_domains(virDomainPtr *doms, int n)
 	free(doms);
 }
 
+/* The state, and a running domain's live sizes when the driver gives both. */
 static void stat_values(virDomainStatsRecordPtr rec, struct dom_info *di)
 {
+	bool vcpus = false, memory = false;
+
 	for (int i = 0; i < rec->nparams; i++) {
 		virTypedParameterPtr p = &rec->params[i];
 
 		if (!strcmp(p->field, "state.state"))
 			di->state = map_state(p->value.i);
-		else if (!strcmp(p->field, "vcpu.current") && is_active(di->state))
-			di->vcpus = p->value.ui;
-		else if (!strcmp(p->field, "balloon.current") && is_active(di->state))
-			di->memory_kib = p->value.ul;
 	}
+	if (!is_active(di->state))
+		return;
+	for (int i = 0; i < rec->nparams; i++) {
+		virTypedParameterPtr p = &rec->params[i];
+
+		if (!strcmp(p->field, "vcpu.current")) {
+			di->vcpus = p->value.ui;
+			vcpus = true;
+		} else if (!strcmp(p->field, "balloon.current")) {
+			di->memory_kib = p->value.ul;
+			memory = true;
+		}
+	}
+	if (vcpus && memory)
+		di->fields |= DI_SIZES;
 }
 
 /*
@@ -453,13 +468,14 @@ static int full_pass(struct hostconn *hc, virConnectPtr conn)
 		need_detail = !s || s->active != is_active(di.state);
 		pthread_mutex_unlock(&hc->lock);
 		if (need_detail) {
+			bool live = di.fields & DI_SIZES;
 			unsigned vcpus = di.vcpus;
 			unsigned long long mem = di.memory_kib;
 
-			if (fetch_detail(dom, &di) == 0 && is_active(di.state) && vcpus) {
+			if (fetch_detail(dom, &di) == 0 && live) {
 				/* A running domain's sizes are the live ones. */
 				di.vcpus = vcpus;
-				di.memory_kib = mem ? mem : di.memory_kib;
+				di.memory_kib = mem;
 			}
 			if (di.fields & DI_DEFINITION) {
 				pthread_mutex_lock(&hc->lock);

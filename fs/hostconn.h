@@ -35,6 +35,7 @@ enum {
 	DI_AUTOSTART = 1 << 3,
 	DI_IPS = 1 << 4,
 	DI_PERSISTENT = 1 << 5,
+	DI_SIZES = 1 << 6,	/* vcpus, memory_kib */
 };
 
 struct dom_info {

@@ -416,7 +416,7 @@ static void apply(struct vm *vm, const struct dom_info *di, struct owner_note *n
 		set_str(vm, F_DESCRIPTION, &vm->description, di->description);
 		SET_NUM(vm, F_CONFIG, config_size, di->config_size);
 	}
-	if (di->fields & (DI_DEFINITION | DI_STATE)) {
+	if (di->fields & DI_SIZES) {
 		SET_NUM(vm, F_VCPUS, vcpus, di->vcpus);
 		SET_NUM(vm, F_MEMORY, memory_kib, di->memory_kib);
 	}

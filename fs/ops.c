@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +330,13 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 /* ---- files ---- */
 
+/*
+ * The truncation of open(O_TRUNC) reaches us without its file handle: it
+ * is matched to the handle that the same process opened for writing.
+ */
+static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct handle *writers;
+
 static struct handle *handle_new(uint64_t ino)
 {
 	struct handle *hd = calloc(1, sizeof(*hd));
@@ -338,8 +346,39 @@ static struct handle *handle_new(uint64_t ino)
 	return hd;
 }
 
+static void writer_add(struct handle *hd, pid_t pid)
+{
+	hd->pid = pid;
+	pthread_mutex_lock(&writers_lock);
+	hd->next_writer = writers;
+	writers = hd;
+	pthread_mutex_unlock(&writers_lock);
+}
+
+static int writer_truncate(uint64_t ino, pid_t pid, off_t size)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&writers_lock);
+	for (struct handle *hd = writers; hd; hd = hd->next_writer)
+		if (hd->ino == ino && hd->pid == pid)
+			rc = handle_truncate(hd, size);
+	pthread_mutex_unlock(&writers_lock);
+	return rc;
+}
+
 static void handle_free(struct handle *hd)
 {
+	if (hd->pid) {
+		pthread_mutex_lock(&writers_lock);
+		for (struct handle **pp = &writers; *pp; pp = &(*pp)->next_writer) {
+			if (*pp == hd) {
+				*pp = hd->next_writer;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&writers_lock);
+	}
 	if (hd->events)
 		events_close(hd->events);
 	free(hd->buf);
@@ -376,6 +415,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* Its size may differ from what the cache said: no page cache. */
 		fi->direct_io = 1;
 		rc = config_open(hd, ID_OF(ino), false);
+		if (rc == 0 && writing)
+			writer_add(hd, fuse_req_ctx(req)->pid);
 	} else if (kind == F_SCRATCH || writing) {
 		fi->direct_io = 1;
 	} else {
@@ -492,17 +533,25 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	int rc;
 
 	if (kind == F_CONFIG) {
-		rc = config_write(hd, buf, size, off);
+		rc = handle_write(hd, buf, size, off);
 		if (rc == -EFBIG)
 			inv_vm_error(ID_OF(ino), "config.xml", EFBIG,
 				     "config.xml is larger than 1 MiB");
 	} else if (kind == F_SCRATCH) {
 		rc = scratch_write(ID_OF(ino), buf, size, off);
-	} else if (off != 0) {
+	} else if (off != 0 && (kind != F_DESCRIPTION || (size_t)off != hd->len)) {
 		rc = -EINVAL;
 		inv_vm_error(ID_OF(ino), file_name(kind), EINVAL, "write the whole value at once");
 	} else {
-		rc = file_write(req, ino, buf, size);
+		/*
+		 * A description may take several lines, which printf writes
+		 * one by one: each write stores all the text so far.
+		 */
+		if (off == 0)
+			hd->len = 0;
+		rc = handle_write(hd, buf, size, off);
+		if (rc == 0)
+			rc = file_write(req, ino, hd->buf, hd->len);
 		if (rc == 0)
 			inv_sync_changes();
 	}
@@ -541,7 +590,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (kind == F_CONFIG && fi)
-			rc = config_truncate(hd_of(fi), attr->st_size);
+			rc = handle_truncate(hd_of(fi), attr->st_size);
+		else if (kind == F_CONFIG)
+			rc = writer_truncate(ino, fuse_req_ctx(req)->pid, attr->st_size);
 		else if (kind == F_SCRATCH) {
 			struct node *n;
 

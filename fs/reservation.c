@@ -21,6 +21,35 @@
 
 static const char *const pool_names[] = {"catkeeper", "default", "default-pool"};
 
+#define LOCK_POOL_XML                                                                              \
+	"<pool type='dir'><name>catkeeper</name>"                                                  \
+	"<target><path>/var/lib/libvirt/catkeeper</path></target></pool>"
+
+/*
+ * A host with none of the pools gets a small dir pool of its own, holding
+ * only (empty, sparse) lock volumes. Two clients may race to make it: the
+ * loser finds the winner's.
+ */
+static virStoragePoolPtr make_pool(virConnectPtr conn)
+{
+	virStoragePoolPtr pool = virStoragePoolDefineXML(conn, LOCK_POOL_XML, 0);
+
+	if (!pool)
+		pool = virStoragePoolLookupByName(conn, pool_names[0]);
+	if (!pool)
+		return NULL;
+	if (virStoragePoolIsActive(pool) != 1) {
+		virStoragePoolBuild(pool, 0);
+		if (virStoragePoolCreate(pool, 0) < 0 && virStoragePoolIsActive(pool) != 1) {
+			log_msg("cannot start the lock pool: %s", virGetLastErrorMessage());
+			virStoragePoolFree(pool);
+			return NULL;
+		}
+		virStoragePoolSetAutostart(pool, 1);
+	}
+	return pool;
+}
+
 static virStoragePoolPtr lock_pool(virConnectPtr conn)
 {
 	for (size_t i = 0; i < sizeof(pool_names) / sizeof(pool_names[0]); i++) {
@@ -31,7 +60,7 @@ static virStoragePoolPtr lock_pool(virConnectPtr conn)
 		if (pool)
 			virStoragePoolFree(pool);
 	}
-	return NULL;
+	return make_pool(conn);
 }
 
 static int create_lock(virStoragePoolPtr pool, const char *name)
@@ -109,8 +138,8 @@ int reslock_acquire(virConnectPtr conn, const char *uuid, char **err)
 	int rc = -EBUSY;
 
 	if (!pool) {
-		if (asprintf(err, "no active storage pool for reservation locks"
-			     " (define one named 'catkeeper' or 'default')") < 0)
+		if (asprintf(err, "no storage pool for reservation locks: %s",
+			     virGetLastErrorMessage()) < 0)
 			*err = NULL;
 		return -EIO;
 	}
