@@ -816,6 +816,9 @@ static int define(virConnectPtr conn, virDomainPtr dom, struct job *job)
 	made = virDomainDefineXML(conn, prepared);
 	if (!made) {
 		rc = virt_err(conn, &job->errmsg);
+		/* Drivers report many a bad definition as an internal error. */
+		if (rc == -EIO)
+			rc = -EINVAL;
 		goto out;
 	}
 	virDomainGetUUIDString(made, job->req.uuid_out);
