@@ -56,3 +56,8 @@ file_like() {
 	[[ $raw =~ $2 ]]
 }
 IP_RE=$'^192\\.168\\.122\\.3(/24)?\n$'
+
+# has_fd PID: the process has MOUNT/.events open.
+has_fd() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q '/\.events$'; }
+# has_line FILE LINE: FILE has exactly LINE as one of its lines.
+has_line() { grep -qxF -- "$2" "$1"; }
