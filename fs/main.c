@@ -15,7 +15,7 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: catkeeperfs [options] MOUNTPOINT\n"
+		"usage: catkeeperfs [options] [DATABASE] MOUNTPOINT\n"
 		"  -f                 stay in the foreground\n"
 		"  -d                 FUSE debug output (implies -f)\n"
 		"  -o OPT[,OPT...]    FUSE mount options (allow_other, ...)\n"
@@ -112,6 +112,9 @@ static int parse(int argc, char **argv, struct options *o)
 			return -1;
 		}
 	}
+	/* mount.fuse3 (fstab) passes a source first: there, the database. */
+	if (optind == argc - 2 && !o->db)
+		o->db = argv[optind++];
 	if (optind != argc - 1) {
 		usage(stderr);
 		return -1;
