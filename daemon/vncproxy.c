@@ -250,8 +250,15 @@ int console_ws_receive(struct console *c, const void *in, size_t len)
  */
 static int pump_down(struct console *c)
 {
-	ssize_t n = link_read(c, c->down + LWS_PRE, DOWN_BUF);
+	ssize_t n = link_read(c, c->down + LWS_PRE, DOWN_BUF), more = 0;
 
+	/*
+	 * In bulk, fewer and larger frames cost the browser less than one per
+	 * socket read; a small answer goes out at once.
+	 */
+	while (n >= DOWN_BUF / 8 && n < DOWN_BUF &&
+	       (more = link_read(c, c->down + LWS_PRE + n, (size_t)(DOWN_BUF - n))) > 0)
+		n += more;
 	if (n == -EAGAIN)
 		return 0;
 	if (n <= 0) {
@@ -296,6 +303,8 @@ int console_ws_writeable(struct console *c)
 void console_ws_closed(struct console *c)
 {
 	c->ws = NULL;
+	if (!c->reason[0])
+		snprintf(c->reason, sizeof(c->reason), "closed by the browser");
 	if (c->chan) {
 		ssh_chan_close(c->chan);
 		c->chan = NULL;

@@ -160,7 +160,8 @@ function finish() {
 			p.kill('SIGTERM');
 	for (const c of cleanups.reverse())
 		c();
-	console.log(`1..${n}`);
+	if (n)
+		console.log(`1..${n}`);
 	process.exit(failed ? 1 : 0);
 }
 

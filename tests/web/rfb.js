@@ -14,7 +14,7 @@ class Console {
 		this.opened = new Promise((resolve) => {
 			this.ws.on('open', () => resolve(true));
 			this.ws.on('unexpected-response', (req, res) => resolve(false));
-			this.ws.on('error', () => resolve(false));
+			this.ws.on('error', (e) => { this.error = e; resolve(false); });
 		});
 		this.ws.on('message', (d) => {
 			this.buf = Buffer.concat([this.buf, d]);
