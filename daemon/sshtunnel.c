@@ -43,6 +43,7 @@ struct ssh_host {
 	int adopted;
 	LIBSSH2_SESSION *s;
 	enum state state;
+	int lost; /* the connection broke; lws has yet to report the hang-up */
 	int auth_step;
 	const char *auth_tried;
 	LIBSSH2_AGENT *agent;
@@ -471,11 +472,14 @@ static ssize_t chan_result(struct ssh_chan *ch, ssize_t rc)
 		wait_io(ch->h);
 		return -EAGAIN;
 	}
-	if (fatal((int)rc)) {
+	if (ch->h->lost || fatal((int)rc)) {
 		/* lws sees the hang-up and drops the session outside this call */
+		ch->h->lost = 1;
 		shutdown(ch->h->fd, SHUT_RDWR);
 		return -ENOTCONN;
 	}
+	ck_log("ssh %s: channel to %s:%d failed (%d): %s", ch->h->t.host, ch->addr, ch->port,
+	       (int)rc, ssh_error(ch->h));
 	return -EIO;
 }
 

@@ -158,6 +158,16 @@ static ssize_t link_write(struct console *c, const void *buf, size_t n)
 	return r < 0 ? -errno : r;
 }
 
+/* What the browser is told when the link to the VNC server ends with n. */
+static const char *link_end_reason(ssize_t n)
+{
+	if (n == -ENOTCONN)
+		return "lost the ssh connection to the host";
+	if (n == -ECONNRESET || !n)
+		return "the VNC server closed the console";
+	return "the console's connection failed";
+}
+
 /* Nothing more to read for now: be woken when the server sends again. */
 static void wait_readable(struct console *c)
 {
@@ -206,7 +216,7 @@ static void flush_up(struct console *c)
 			return;
 		}
 		if (n < 0) {
-			console_close(c, "the console's connection failed");
+			console_close(c, link_end_reason(n));
 			return;
 		}
 		c->up_off += (size_t)n;
@@ -227,7 +237,7 @@ int console_ws_receive(struct console *c, const void *in, size_t len)
 		if (n == -EAGAIN)
 			n = 0;
 		if (n < 0) {
-			console_close(c, "the console's connection failed");
+			console_close(c, link_end_reason(n));
 			return 0;
 		}
 		if ((size_t)n == len)
@@ -263,10 +273,7 @@ static int pump_down(struct console *c)
 		return 0;
 	if (n <= 0) {
 		if (!c->reason[0])
-			snprintf(c->reason, sizeof(c->reason), "%s",
-				 n == -ENOTCONN ? "lost the ssh connection to the host"
-				 : n == -ECONNRESET || !n ? "the VNC server closed the console"
-							  : "the console's connection failed");
+			snprintf(c->reason, sizeof(c->reason), "%s", link_end_reason(n));
 		return -1;
 	}
 	if (lws_write(c->ws, c->down + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n) {

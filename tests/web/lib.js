@@ -184,5 +184,9 @@ function requireModule(name) {
 	}
 }
 
-module.exports = { top, build, ok, skip, sleep, until, tmpdir, freePort, run, startMount, fakeMount,
+function cleanupLater(fn) {
+	cleanups.push(fn);
+}
+
+module.exports = { cleanupLater, top, build, ok, skip, sleep, until, tmpdir, freePort, run, startMount, fakeMount,
 	startDaemon, request, login, finish, main, requireModule };
