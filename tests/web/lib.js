@@ -6,6 +6,7 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 const http = require('http');
+const https = require('https');
 
 const top = path.resolve(__dirname, '../..');
 const build = path.resolve(process.argv[2] || path.join(top, 'build'));
@@ -117,7 +118,7 @@ async function startDaemon(mount, args = []) {
 		const m = /(http\S+)/.exec(p.out);
 		return m && m[1];
 	});
-	const base = `http://127.0.0.1:${port}`;
+	const base = `${args.includes('--cert') ? 'https' : 'http'}://127.0.0.1:${port}`;
 	return { p, port, base, url, token: new URL(url).searchParams.get('token') };
 }
 
@@ -130,8 +131,9 @@ function request(base, method, p, { headers = {}, body } = {}) {
 		if (headers[h] === undefined)
 			delete headers[h];
 	return new Promise((resolve, reject) => {
-		const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method,
-			headers: { Host: u.host, ...headers }, setHost: false, agent: false }, (res) => {
+		const mod = u.protocol === 'https:' ? https : http;
+		const req = mod.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method,
+			headers: { Host: u.host, ...headers }, setHost: false, agent: false, rejectUnauthorized: false }, (res) => {
 			let data = '';
 			res.on('data', (d) => { data += d; });
 			res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
