@@ -22,8 +22,11 @@ function teardown(dir) {
 	try { sh('ip', ['link', 'del', VR]); } catch (e) { /* went with the namespace */ }
 }
 
-/* Starts the host; returns { ip, key, knownHosts, uri, dropSshd(), dir }. */
-async function sshHost(vncArgs) {
+/*
+ * Starts the host with the VNC server command(s) given (argv arrays) running
+ * inside it; returns { ip, key, knownHosts, uri, dropSshd(), dir }.
+ */
+async function sshHost(...vncCommands) {
 	if (process.getuid() !== 0 || !fs.existsSync('/usr/sbin/sshd'))
 		return null;
 	const dir = t.tmpdir('sshhost');
@@ -53,7 +56,8 @@ async function sshHost(vncArgs) {
 		'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no',
 		'AllowTcpForwarding yes', 'LogLevel VERBOSE', ''].join('\n'));
 	const sshd = t.run('ip', ['netns', 'exec', NS, '/usr/sbin/sshd', '-D', '-f', path.join(dir, 'sshd_config'), '-E', path.join(dir, 'sshd.log')]);
-	const vnc = t.run('ip', ['netns', 'exec', NS, ...vncArgs]);
+	for (const cmd of vncCommands)
+		t.run('ip', ['netns', 'exec', NS, ...cmd]);
 	await t.until('sshd to answer', () => {
 		try {
 			return sh('ssh', ['-i', path.join(dir, 'id'), '-o', `UserKnownHostsFile=${dir}/known_hosts`, '-o', 'BatchMode=yes',
@@ -63,7 +67,7 @@ async function sshHost(vncArgs) {
 		}
 	}, 10000);
 	return {
-		ip: IP, dir, sshd, vnc,
+		ip: IP, dir, sshd,
 		key: path.join(dir, 'id'),
 		knownHosts: path.join(dir, 'known_hosts'),
 		uri: `qemu+libssh2://root@${IP}/system?sshauth=privkey&keyfile=${dir}/id&known_hosts=${dir}/known_hosts`,
