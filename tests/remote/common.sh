@@ -14,6 +14,20 @@
 #   mount_tb MNT [ARGS]    mount_fs with h1 over libssh2 and h2 over ssh (the
 #                          hosts that are up), refresh 2 s
 TB_BIN=$TOP/tests/testbed
+
+# A FUSE connection ends only when its last mount goes; a mount namespace made
+# while our mount is up (another session's `testbed up`, any `unshare -m`)
+# holds a copy of it, so fusermount3 -u leaves catkeeperfs running until that
+# namespace goes (seen: unmounts that took minutes).  Run every remote test
+# file in a private mount namespace of its own, so that nobody else's
+# namespace can copy our mounts.  CK_REMOTE_NO_UNSHARE=1 turns this off.
+if [ -z "${CK_REMOTE_IN_NS:-}" ] && [ "${CK_REMOTE_NO_UNSHARE:-0}" != 1 ] && [ "$(id -u)" = 0 ] &&
+	command -v unshare >/dev/null; then
+	trap - EXIT
+	rm -rf "$TMP"
+	export CK_REMOTE_IN_NS=1
+	exec unshare -m --propagation private -- "$0" "$BUILD"
+fi
 OWNER_NS=https://catkeeper.dev/xmlns/owner/1
 TB_IS_UP=0
 VIRSH_TIMEOUT=${VIRSH_TIMEOUT:-30}
@@ -143,6 +157,13 @@ umount_tb() {
 	umount_fs "$mnt"
 	[ -n "${w:-}" ] && { kill "$w" 2>/dev/null; wait "$w" 2>/dev/null; }
 	if [ -n "$pid" ] && [ -s "$TMP/hang-stacks.$pid" ]; then
+		local f q holders=""
+		for f in /proc/[0-9]*/mountinfo; do
+			q=${f#/proc/}; q=${q%%/*}
+			grep -qF " $mnt " "$f" 2>/dev/null || continue
+			holders="$holders $q($(tr '\0' ' ' <"/proc/$q/cmdline" 2>/dev/null | cut -c1-60))"
+		done
+		[ -n "$holders" ] && echo "# processes whose mount namespace still has $mnt:$holders"
 		echo "# catkeeperfs $pid was still running 20 s after fusermount3 -u; its threads:"
 		grep -E '^(Thread|#[0-9]+ )' "$TMP/hang-stacks.$pid" | grep -vE 'in (__GI_|_start|start_thread|clone)' | head -n 80 | sed -e 's/^/#   /'
 	fi
@@ -150,3 +171,6 @@ umount_tb() {
 
 # log_tail: the last lines of the current mount's log, for diagnostics.
 log_tail() { tail -n "${1:-15}" "$FS_LOG" 2>/dev/null; }
+
+# has_fd_events PID: the process has MOUNT/.events open.
+has_fd_events() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q '/\.events$'; }
