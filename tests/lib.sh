@@ -54,6 +54,7 @@ MOUNTS=()     # mount points still mounted
 declare -A MOUNT_PID MOUNT_N
 BG_PIDS=()
 N_MOUNT=0
+REPORTED=""   # mounts whose sanitizer output umount_fs already checked
 
 # ---- TAP ----------------------------------------------------------------
 
@@ -291,7 +292,8 @@ forget_mount() {
 }
 
 sanitizer_report() {
-	grep -E -h -A 30 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer' "$@" 2>/dev/null | head -n 60
+	grep -E -h -A 40 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer' "$@" 2>/dev/null |
+		sed -e '/^Shadow byte/,/ABORTING/d' | head -n 60
 }
 
 # umount_fs MNT: unmounts and reports one test "unmount ... clean".
@@ -310,9 +312,16 @@ umount_fs() {
 	fi
 	local end=$((SECONDS + 60)) rc
 	while alive "$pid" && [ $SECONDS -lt $end ]; do sleep 0.1; done
+	local stacks=""
 	if alive "$pid"; then
+		# Where it hangs, for the report: threads' stacks before the kill.
+		if command -v gdb >/dev/null; then
+			stacks=$(timeout 60 gdb -p "$pid" -batch -nx -ex 'thread apply all bt 12' 2>/dev/null |
+				grep -E '^(Thread|#)' | head -n 120)
+		fi
 		kill -KILL "$pid" 2>/dev/null
 		err="$err; catkeeperfs did not exit within 60 s of the unmount (killed)"
+		[ -n "$stacks" ] && printf '%s\n' "$stacks" >"$TMP/fs$n.hang-stacks"
 	fi
 	wait "$pid" 2>/dev/null
 	rc=$?
@@ -320,12 +329,13 @@ umount_fs() {
 	[ $rc -ne 0 ] && err="$err; catkeeperfs exited with status $rc"
 	local rep
 	rep=$(sanitizer_report "$TMP/fs$n.stderr" "$TMP/fs$n.log" "$TMP/fs$n.stdout")
+	REPORTED+=" $n "
 	[ -n "$rep" ] && err="$err; sanitizer report"
 	if [ -z "$err" ]; then
 		ok "unmount #$n clean (exit 0, no sanitizer report)"
 	else
 		not_ok "unmount #$n clean (exit 0, no sanitizer report)" "$err" "$rep" \
-			"$(tail -n 20 "$TMP/fs$n.stderr" 2>/dev/null)"
+			"$(tail -n 20 "$TMP/fs$n.stderr" 2>/dev/null)" "$stacks"
 	fi
 }
 
@@ -344,8 +354,11 @@ cleanup() {
 			[ -n "${CATKEEPER_TEST_STATE:-}" ] && rm -f "$CATKEEPER_TEST_STATE/mount.$pid"
 		fi
 	done
-	local rep
-	rep=$(sanitizer_report "$TMP"/fs*.stderr "$TMP"/fs*.log)
+	local rep="" i
+	for ((i = 1; i <= N_MOUNT; i++)); do
+		[[ " $REPORTED " == *" $i "* ]] && continue
+		rep+=$(sanitizer_report "$TMP/fs$i.stderr" "$TMP/fs$i.log")
+	done
 	if [ -n "$rep" ]; then
 		echo "# sanitizer report:"
 		diag "$rep"
