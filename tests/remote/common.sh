@@ -54,10 +54,12 @@ trap remote_cleanup EXIT
 tb_down_now() {
 	[ "$TB_IS_UP" = 1 ] || return 0
 	TB_IS_UP=0
-	local t0=$SECONDS
-	if ! timeout -k 10 120 "$TB_BIN/down" >"$TMP/tb-down.out" 2>&1; then
+	local t0=$SECONDS out
+	# (lib_cleanup may have removed $TMP already)
+	out=$(timeout -k 10 120 "$TB_BIN/down" 2>&1)
+	if [ $? -ne 0 ]; then
 		echo "# testbed down failed:"
-		sed -e 's/^/#   /' "$TMP/tb-down.out" 2>/dev/null | tail -n 20
+		printf '%s\n' "$out" | tail -n 20 | sed -e 's/^/#   /'
 	fi
 	echo "# testbed down in $((SECONDS - t0)) s"
 }
