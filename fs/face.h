@@ -21,6 +21,8 @@ struct handle {
 	bool dirty;
 	uint32_t seen_gen;	/* for poll(): the generation last read */
 	struct events_reader *events;
+	int users;		/* requests being served */
+	bool released;
 	pid_t pid;		/* config.xml opened for writing by */
 	struct handle *next_writer;
 };

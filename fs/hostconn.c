@@ -366,34 +366,6 @@ static void resync_one(struct hostconn *hc, virConnectPtr conn, const char *uuid
 	virDomainFree(dom);
 }
 
-static bool in_list(virDomainPtr *doms, int n, virDomainPtr dom)
-{
-	unsigned char a[VIR_UUID_BUFLEN], b[VIR_UUID_BUFLEN];
-
-	if (virDomainGetUUID(dom, a) < 0)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (virDomainGetUUID(doms[i], b) == 0 && !memcmp(a, b, sizeof(a)))
-			return true;
-	return false;
-}
-
-static int list_flagged(virConnectPtr conn, unsigned flags, virDomainPtr **doms)
-{
-	int n = virConnectListAllDomains(conn, doms, flags);
-
-	if (n < 0)
-		*doms = NULL;
-	return n;
-}
-
-static void free_domains(virDomainPtr *doms, int n)
-{
-	for (int i = 0; i < n; i++)
-		virDomainFree(doms[i]);
-	free(doms);
-}
-
 /* The state, and a running domain's live sizes when the driver gives both. */
 static void stat_values(virDomainStatsRecordPtr rec, struct dom_info *di)
 {
@@ -422,6 +394,136 @@ static void stat_values(virDomainStatsRecordPtr rec, struct dom_info *di)
 		di->fields |= DI_SIZES;
 }
 
+static int cmp_uuid(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted uuids of the domains a listing flag selects; NULL on error. */
+static char **list_uuids(virConnectPtr conn, unsigned flags, int *count)
+{
+	virDomainPtr *doms = NULL;
+	char **uuids;
+	int n = virConnectListAllDomains(conn, &doms, flags);
+
+	*count = 0;
+	if (n < 0)
+		return NULL;
+	uuids = calloc(n + 1, sizeof(*uuids));
+	for (int i = 0; i < n; i++) {
+		char buf[VIR_UUID_STRING_BUFLEN];
+
+		if (uuids && virDomainGetUUIDString(doms[i], buf) == 0 &&
+		    (uuids[*count] = strdup(buf)))
+			(*count)++;
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	if (uuids)
+		qsort(uuids, *count, sizeof(*uuids), cmp_uuid);
+	return uuids;
+}
+
+static bool in_uuids(char **uuids, int n, const char *uuid)
+{
+	return bsearch(&uuid, uuids, n, sizeof(*uuids), cmp_uuid) != NULL;
+}
+
+static void free_uuids(char **uuids, int n)
+{
+	for (int i = 0; uuids && i < n; i++)
+		free(uuids[i]);
+	free(uuids);
+}
+
+/* The state of one bulk pass, shared by its fetching threads. */
+struct pass {
+	struct hostconn *hc;
+	virDomainStatsRecordPtr *recs;
+	int n;
+	char **autos, **transients;
+	int nauto, ntrans;
+	char **uuids;
+	pthread_mutex_t lock;
+	int next;
+};
+
+/*
+ * Remote calls on one connection may run side by side: a few threads hide
+ * the link's latency when many domains need their details.
+ */
+#define PASS_THREADS 8
+#define PASS_PARALLEL_MIN 16
+
+static void pass_one(struct pass *p, int i)
+{
+	struct hostconn *hc = p->hc;
+	virDomainPtr dom = p->recs[i]->dom;
+	struct dom_info di = {0};
+	struct seen *s;
+	bool need_detail;
+
+	di.name = strdup(virDomainGetName(dom));
+	virDomainGetUUIDString(dom, di.uuid);
+	p->uuids[i] = strdup(di.uuid);
+	di.state = VM_NOSTATE;
+	stat_values(p->recs[i], &di);
+	di.fields |= DI_STATE;
+	if (p->autos) {
+		di.autostart = in_uuids(p->autos, p->nauto, di.uuid);
+		di.fields |= DI_AUTOSTART;
+	}
+	if (p->transients) {
+		di.persistent = !in_uuids(p->transients, p->ntrans, di.uuid);
+		di.fields |= DI_PERSISTENT;
+	}
+	pthread_mutex_lock(&hc->lock);
+	s = hmap_get(&hc->seen, hmap_hash_str(di.uuid), di.uuid);
+	need_detail = !s || s->active != is_active(di.state);
+	pthread_mutex_unlock(&hc->lock);
+	if (need_detail) {
+		bool live = di.fields & DI_SIZES;
+		unsigned vcpus = di.vcpus;
+		unsigned long long mem = di.memory_kib;
+
+		if (fetch_detail(dom, &di) == 0 && live) {
+			/* A running domain's sizes are the live ones. */
+			di.vcpus = vcpus;
+			di.memory_kib = mem;
+		}
+		if (!(di.fields & DI_DEFINITION)) {
+			/* Not known yet and its definition unreadable: report nothing. */
+			dom_info_clear(&di);
+			return;
+		}
+		pthread_mutex_lock(&hc->lock);
+		remember(hc, di.uuid, is_active(di.state));
+		pthread_mutex_unlock(&hc->lock);
+	} else if (is_active(di.state)) {
+		di.ips = lease_addresses(dom);
+		if (di.ips)
+			di.fields |= DI_IPS;
+	}
+	hc->cb->domain(hc->opaque, &di);
+	dom_info_clear(&di);
+}
+
+static void *pass_worker(void *arg)
+{
+	struct pass *p = arg;
+
+	for (;;) {
+		int i;
+
+		pthread_mutex_lock(&p->lock);
+		i = p->hc->stop ? p->n : p->next++;
+		pthread_mutex_unlock(&p->lock);
+		if (i >= p->n)
+			return NULL;
+		pass_one(p, i);
+	}
+}
+
 /*
  * The bulk pass: one stats call for every domain's state and live sizes, two
  * lists for autostart and transience, then per domain only what has no event
@@ -430,85 +532,41 @@ static void stat_values(virDomainStatsRecordPtr rec, struct dom_info *di)
 static int full_pass(struct hostconn *hc, virConnectPtr conn)
 {
 	unsigned what = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BALLOON;
-	virDomainStatsRecordPtr *recs = NULL;
-	virDomainPtr *autos = NULL, *transients = NULL;
-	char **uuids = NULL;
-	int n, nauto, ntrans;
+	struct pass p = {.hc = hc};
+	pthread_t threads[PASS_THREADS];
+	int nthreads = 0;
 
-	n = virConnectGetAllDomainStats(conn, what, &recs, 0);
-	if (n < 0)
-		n = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_STATE, &recs, 0);
-	if (n < 0)
+	p.n = virConnectGetAllDomainStats(conn, what, &p.recs, 0);
+	if (p.n < 0)
+		p.n = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_STATE, &p.recs, 0);
+	if (p.n < 0)
 		return -1;
-	nauto = list_flagged(conn, VIR_CONNECT_LIST_DOMAINS_AUTOSTART, &autos);
-	ntrans = list_flagged(conn, VIR_CONNECT_LIST_DOMAINS_TRANSIENT, &transients);
-	uuids = calloc(n + 1, sizeof(*uuids));
-	for (int i = 0; i < n && uuids && !hc->stop; i++) {
-		virDomainPtr dom = recs[i]->dom;
-		struct dom_info di = {0};
-		struct seen *s;
-		bool need_detail;
-
-		di.name = strdup(virDomainGetName(dom));
-		virDomainGetUUIDString(dom, di.uuid);
-		uuids[i] = strdup(di.uuid);
-		di.state = VM_NOSTATE;
-		stat_values(recs[i], &di);
-		di.fields |= DI_STATE;
-		if (nauto >= 0) {
-			di.autostart = in_list(autos, nauto, dom);
-			di.fields |= DI_AUTOSTART;
-		}
-		if (ntrans >= 0) {
-			di.persistent = !in_list(transients, ntrans, dom);
-			di.fields |= DI_PERSISTENT;
-		}
-		pthread_mutex_lock(&hc->lock);
-		s = hmap_get(&hc->seen, hmap_hash_str(di.uuid), di.uuid);
-		need_detail = !s || s->active != is_active(di.state);
-		pthread_mutex_unlock(&hc->lock);
-		if (need_detail) {
-			bool live = di.fields & DI_SIZES;
-			unsigned vcpus = di.vcpus;
-			unsigned long long mem = di.memory_kib;
-
-			if (fetch_detail(dom, &di) == 0 && live) {
-				/* A running domain's sizes are the live ones. */
-				di.vcpus = vcpus;
-				di.memory_kib = mem;
-			}
-			if (di.fields & DI_DEFINITION) {
-				pthread_mutex_lock(&hc->lock);
-				remember(hc, di.uuid, is_active(di.state));
-				pthread_mutex_unlock(&hc->lock);
-			}
-		} else if (is_active(di.state)) {
-			di.ips = lease_addresses(dom);
-			if (di.ips)
-				di.fields |= DI_IPS;
-		}
-		if (!(di.fields & DI_DEFINITION) && need_detail) {
-			/* Not known yet and its definition unreadable: report nothing. */
-			dom_info_clear(&di);
-			continue;
-		}
-		hc->cb->domain(hc->opaque, &di);
-		dom_info_clear(&di);
-	}
-	if (uuids && !hc->stop) {
+	p.autos = list_uuids(conn, VIR_CONNECT_LIST_DOMAINS_AUTOSTART, &p.nauto);
+	p.transients = list_uuids(conn, VIR_CONNECT_LIST_DOMAINS_TRANSIENT, &p.ntrans);
+	p.uuids = calloc(p.n + 1, sizeof(*p.uuids));
+	pthread_mutex_init(&p.lock, NULL);
+	if (p.uuids && p.n >= PASS_PARALLEL_MIN)
+		while (nthreads < PASS_THREADS &&
+		       pthread_create(&threads[nthreads], NULL, pass_worker, &p) == 0)
+			nthreads++;
+	if (p.uuids)
+		pass_worker(&p);
+	while (nthreads)
+		pthread_join(threads[--nthreads], NULL);
+	if (p.uuids && !hc->stop) {
 		int m = 0;
 
-		for (int i = 0; i < n; i++)
-			if (uuids[i])
-				uuids[m++] = uuids[i];
-		hc->cb->sweep(hc->opaque, uuids, m);
-		for (int i = 0; i < m; i++)
-			free(uuids[i]);
+		for (int i = 0; i < p.n; i++)
+			if (p.uuids[i])
+				p.uuids[m++] = p.uuids[i];
+		hc->cb->sweep(hc->opaque, p.uuids, m);
+		p.n = m;
 	}
-	free(uuids);
-	virDomainStatsRecordListFree(recs);
-	free_domains(autos, nauto);
-	free_domains(transients, ntrans);
+	free_uuids(p.uuids, p.n);
+	pthread_mutex_destroy(&p.lock);
+	virDomainStatsRecordListFree(p.recs);
+	free_uuids(p.autos, p.nauto);
+	free_uuids(p.transients, p.ntrans);
 	return 0;
 }
 

@@ -367,6 +367,35 @@ static int writer_truncate(uint64_t ino, pid_t pid, off_t size)
 	return rc;
 }
 
+static void handle_free(struct handle *hd);
+
+/*
+ * A killed reader's file may be released while one of its requests is
+ * still served: the last of them frees the handle.
+ */
+static pthread_mutex_t users_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct handle *hd_get(struct fuse_file_info *fi)
+{
+	struct handle *hd = hd_of(fi);
+
+	pthread_mutex_lock(&users_lock);
+	hd->users++;
+	pthread_mutex_unlock(&users_lock);
+	return hd;
+}
+
+static void hd_put(struct handle *hd)
+{
+	bool last;
+
+	pthread_mutex_lock(&users_lock);
+	last = --hd->users == 0 && hd->released;
+	pthread_mutex_unlock(&users_lock);
+	if (last)
+		handle_free(hd);
+}
+
 static void handle_free(struct handle *hd)
 {
 	if (hd->pid) {
@@ -448,10 +477,9 @@ static void reply_slice(fuse_req_t req, const char *buf, size_t len, size_t size
 		fuse_reply_buf(req, buf + off, len - off < size ? len - off : size);
 }
 
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+static void do_read(struct handle *hd, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct handle *hd = hd_of(fi);
 	enum file_kind kind = KIND_OF(ino);
 	struct node *n;
 	char *text;
@@ -525,10 +553,9 @@ static int scratch_write(uint64_t id, const char *buf, size_t len, off_t off)
 	return rc;
 }
 
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		     struct fuse_file_info *fi)
+static void do_write(struct handle *hd, fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off)
 {
-	struct handle *hd = hd_of(fi);
 	enum file_kind kind = KIND_OF(ino);
 	int rc;
 
@@ -561,9 +588,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, size);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void do_flush(struct handle *hd, fuse_req_t req, fuse_ino_t ino)
 {
-	struct handle *hd = hd_of(fi);
 	int rc = 0;
 
 	if (KIND_OF(ino) == F_CONFIG && hd->dirty) {
@@ -577,9 +603,43 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct handle *hd = hd_of(fi);
+	bool last;
+
 	(void)ino;
-	handle_free(hd_of(fi));
+	pthread_mutex_lock(&users_lock);
+	hd->released = true;
+	last = hd->users == 0;
+	pthread_mutex_unlock(&users_lock);
+	if (last)
+		handle_free(hd);
 	fuse_reply_err(req, 0);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct handle *hd = hd_get(fi);
+
+	do_read(hd, req, ino, size, off, fi);
+	hd_put(hd);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct handle *hd = hd_get(fi);
+
+	do_write(hd, req, ino, buf, size, off);
+	hd_put(hd);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *hd = hd_get(fi);
+
+	do_flush(hd, req, ino);
+	hd_put(hd);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -589,8 +649,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	int rc = 0;
 
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (kind == F_CONFIG && fi)
-			rc = handle_truncate(hd_of(fi), attr->st_size);
+		if (kind == F_CONFIG && fi) {
+			struct handle *hd = hd_get(fi);
+
+			rc = handle_truncate(hd, attr->st_size);
+			hd_put(hd);
+		}
 		else if (kind == F_CONFIG)
 			rc = writer_truncate(ino, fuse_req_ctx(req)->pid, attr->st_size);
 		else if (kind == F_SCRATCH) {
@@ -786,10 +850,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	fuse_reply_err(req, -rc);
 }
 
-static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+static void do_poll(struct handle *hd, fuse_req_t req, fuse_ino_t ino,
 		    struct fuse_pollhandle *ph)
 {
-	struct handle *hd = hd_of(fi);
 	unsigned revents = POLLIN | POLLRDNORM;
 	struct node *n;
 
@@ -806,6 +869,15 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		revents |= POLLPRI | POLLERR;
 	inv_unlock();
 	fuse_reply_poll(req, revents);
+}
+
+static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct handle *hd = hd_get(fi);
+
+	do_poll(hd, req, ino, ph);
+	hd_put(hd);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
