@@ -49,10 +49,11 @@ static unsigned long long to_kib(unsigned long long v, const char *unit)
 		const char *name;
 		unsigned long long mul, div;
 	} units[] = {
-		{"b", 1, 1024}, {"bytes", 1, 1024}, {"KB", 1000, 1024}, {"k", 1, 1},
-		{"KiB", 1, 1}, {"MB", 1000000, 1024}, {"M", 1024, 1}, {"MiB", 1024, 1},
-		{"GB", 1000000000, 1024}, {"G", 1048576, 1}, {"GiB", 1048576, 1},
-		{"TB", 1000000000000ULL, 1024}, {"T", 1073741824, 1}, {"TiB", 1073741824, 1},
+	    {"b", 1, 1024},	  {"bytes", 1, 1024},	  {"KB", 1000, 1024},
+	    {"k", 1, 1},	  {"KiB", 1, 1},	  {"MB", 1000000, 1024},
+	    {"M", 1024, 1},	  {"MiB", 1024, 1},	  {"GB", 1000000000, 1024},
+	    {"G", 1048576, 1},	  {"GiB", 1048576, 1},	  {"TB", 1000000000000ULL, 1024},
+	    {"T", 1073741824, 1}, {"TiB", 1073741824, 1},
 	};
 
 	if (!unit)
@@ -253,7 +254,8 @@ int domxml_prepare(const char *xml, size_t len, const char *name, const char *uu
 		char *have = text_of(n);
 
 		if (n && !same_uuid(have, uuid)) {
-			if (asprintf(err, "config.xml is for uuid %s, this VM is %s", have, uuid) < 0)
+			if (asprintf(err, "config.xml is for uuid %s, this VM is %s", have, uuid) <
+			    0)
 				*err = NULL;
 			free(have);
 			rc = -EINVAL;

@@ -16,14 +16,14 @@ struct events_reader;
 /* One open file. */
 struct handle {
 	uint64_t ino;
-	char *buf;		/* config.xml as read or being written */
+	char *buf; /* config.xml as read or being written */
 	size_t len;
 	bool dirty;
-	uint32_t seen_gen;	/* for poll(): the generation last read */
+	uint32_t seen_gen; /* for poll(): the generation last read */
 	struct events_reader *events;
-	int users;		/* requests being served */
+	int users; /* requests being served */
 	bool released;
-	pid_t pid;		/* config.xml opened for writing by */
+	pid_t pid; /* config.xml opened for writing by */
 	struct handle *next_writer;
 };
 

@@ -10,14 +10,17 @@
 #include <string.h>
 
 static const char *const names[] = {
-	[F_STATE] = "state", [F_CONFIG] = "config.xml", [F_OWNER] = "owner",
-	[F_DESCRIPTION] = "description", [F_IP] = "ip", [F_VNC] = "vnc", [F_UUID] = "uuid",
-	[F_VCPUS] = "vcpus", [F_MEMORY] = "memory", [F_AUTOSTART] = "autostart",
-	[F_HISTORY] = "history", [F_ERROR] = "error", [F_URI] = ".uri", [F_STATUS] = ".status",
+    [F_STATE] = "state",     [F_CONFIG] = "config.xml",
+    [F_OWNER] = "owner",     [F_DESCRIPTION] = "description",
+    [F_IP] = "ip",	     [F_VNC] = "vnc",
+    [F_UUID] = "uuid",	     [F_VCPUS] = "vcpus",
+    [F_MEMORY] = "memory",   [F_AUTOSTART] = "autostart",
+    [F_HISTORY] = "history", [F_ERROR] = "error",
+    [F_URI] = ".uri",	     [F_STATUS] = ".status",
 };
 
 static const char *const lifecycle_words[] = {
-	"start", "shutdown", "reboot", "reset", "destroy", "suspend", "resume",
+    "start", "shutdown", "reboot", "reset", "destroy", "suspend", "resume",
 };
 
 #define OWNER_MAX 64
@@ -170,8 +173,7 @@ static int refuse(uint64_t id, const char *what, const char *msg)
 	return -EINVAL;
 }
 
-static int vm_write(fuse_req_t req, uint64_t id, enum file_kind kind, const char *value,
-		    size_t len)
+static int vm_write(fuse_req_t req, uint64_t id, enum file_kind kind, const char *value, size_t len)
 {
 	struct hc_request r = {.arg = value, .arglen = len};
 	char what[160], *user = NULL;
@@ -184,13 +186,15 @@ static int vm_write(fuse_req_t req, uint64_t id, enum file_kind kind, const char
 	switch (kind) {
 	case F_STATE:
 		if (!lifecycle_word(value))
-			return refuse(id, what, "unknown action: write start, shutdown, reboot,"
+			return refuse(id, what,
+				      "unknown action: write start, shutdown, reboot,"
 				      " reset, destroy, suspend or resume");
 		r.op = HC_LIFECYCLE;
 		break;
 	case F_OWNER:
 		if (!valid_owner(*value == '!' ? value + 1 : value))
-			return refuse(id, what, "an owner is at most 64 printable bytes, without"
+			return refuse(id, what,
+				      "an owner is at most 64 printable bytes, without"
 				      " '/' and not '.' or '..'");
 		r.op = HC_OWNER;
 		user = req_user(req);

@@ -50,8 +50,8 @@ struct hostconn {
 	void *opaque;
 
 	pthread_mutex_t lock;
-	pthread_cond_t wake;	/* refresher */
-	pthread_cond_t work;	/* actor */
+	pthread_cond_t wake; /* refresher */
+	pthread_cond_t work; /* actor */
 	virConnectPtr conn;
 	bool stop, closed;
 	int life_cb, meta_cb;
@@ -68,9 +68,9 @@ static volatile int event_quit;
 const char *vm_state_name(enum vm_state st)
 {
 	static const char *const names[] = {
-		[VM_NOSTATE] = "nostate", [VM_RUNNING] = "running", [VM_BLOCKED] = "blocked",
-		[VM_PAUSED] = "paused", [VM_SHUTDOWN] = "shutdown", [VM_SHUTOFF] = "shutoff",
-		[VM_CRASHED] = "crashed", [VM_PMSUSPENDED] = "pmsuspended",
+	    [VM_NOSTATE] = "nostate", [VM_RUNNING] = "running",		[VM_BLOCKED] = "blocked",
+	    [VM_PAUSED] = "paused",   [VM_SHUTDOWN] = "shutdown",	[VM_SHUTOFF] = "shutoff",
+	    [VM_CRASHED] = "crashed", [VM_PMSUSPENDED] = "pmsuspended",
 	};
 
 	return st <= VM_PMSUSPENDED ? names[st] : "nostate";
@@ -130,7 +130,8 @@ static int seen_match(const void *value, const void *key)
 
 /* ---- errors ---- */
 
-static int set_err(char **errmsg, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int set_err(char **errmsg, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int set_err(char **errmsg, int rc, const char *fmt, ...)
 {
 	va_list ap;
@@ -224,8 +225,8 @@ static bool is_active(enum vm_state st)
 static char *lease_addresses(virDomainPtr dom)
 {
 	virDomainInterfacePtr *ifaces = NULL;
-	int n = virDomainInterfaceAddresses(dom, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
-					    0);
+	int n =
+	    virDomainInterfaceAddresses(dom, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0);
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *out;
@@ -650,13 +651,12 @@ static virConnectPtr connect_host(struct hostconn *hc)
 	/* Local drivers have no keepalive nor close callback; that is fine. */
 	virConnectSetKeepAlive(conn, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT);
 	virConnectRegisterCloseCallback(conn, on_close, hc, NULL);
-	hc->life_cb = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-						       VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
-						       hc, NULL);
-	hc->meta_cb = virConnectDomainEventRegisterAny(conn, NULL,
-						       VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-						       VIR_DOMAIN_EVENT_CALLBACK(on_metadata),
-						       hc, NULL);
+	hc->life_cb =
+	    virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+					     VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), hc, NULL);
+	hc->meta_cb =
+	    virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+					     VIR_DOMAIN_EVENT_CALLBACK(on_metadata), hc, NULL);
 	if (hc->life_cb < 0 || hc->meta_cb < 0)
 		log_msg("%s: no domain events (%s): changes are seen every %d s", hc->name,
 			virGetLastErrorMessage(), hc->refresh_secs);
@@ -867,8 +867,8 @@ static int define(virConnectPtr conn, virDomainPtr dom, struct job *job)
 		virDomainFree(made);
 		return set_err(&job->errmsg, -EEXIST, "a VM named %s exists already", job->name);
 	}
-	rc = domxml_prepare(job->arg, job->req.arglen, job->name, dom ? job->uuid : NULL,
-			    cur.owner, &prepared, &job->errmsg);
+	rc = domxml_prepare(job->arg, job->req.arglen, job->name, dom ? job->uuid : NULL, cur.owner,
+			    &prepared, &job->errmsg);
 	if (rc < 0)
 		goto out;
 	made = virDomainDefineXML(conn, prepared);
@@ -912,10 +912,12 @@ static int act(struct hostconn *hc, virConnectPtr conn, struct job *job)
 		rc = set_owner(conn, dom, job);
 		goto done;
 	case HC_DESCRIPTION:
-		rc = virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_DESCRIPTION, job->arg, NULL,
-					  NULL, VIR_DOMAIN_AFFECT_CURRENT |
-					  (virDomainIsPersistent(dom) == 1 && dom_active(dom) ?
-					   VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_AFFECT_LIVE : 0));
+		rc = virDomainSetMetadata(
+		    dom, VIR_DOMAIN_METADATA_DESCRIPTION, job->arg, NULL, NULL,
+		    VIR_DOMAIN_AFFECT_CURRENT |
+			(virDomainIsPersistent(dom) == 1 && dom_active(dom)
+			     ? VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_AFFECT_LIVE
+			     : 0));
 		break;
 	case HC_AUTOSTART:
 		rc = virDomainSetAutostart(dom, !strcmp(job->arg, "1"));
@@ -930,7 +932,7 @@ static int act(struct hostconn *hc, virConnectPtr conn, struct job *job)
 			goto done;
 		}
 		rc = virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-					    VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+						     VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
 		break;
 	case HC_RENAME: {
 		virDomainPtr other;
@@ -950,8 +952,8 @@ static int act(struct hostconn *hc, virConnectPtr conn, struct job *job)
 		break;
 	}
 	case HC_GET_XML:
-		job->req.result = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE |
-						      VIR_DOMAIN_XML_SECURE);
+		job->req.result =
+		    virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
 		rc = job->req.result ? 0 : -1;
 		break;
 	}

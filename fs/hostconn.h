@@ -30,12 +30,12 @@ enum host_status { HOST_CONNECTING, HOST_CONNECTED, HOST_UNREACHABLE };
 /* What is known of one domain; `fields` says which members are filled in. */
 enum {
 	DI_STATE = 1 << 0,
-	DI_DEFINITION = 1 << 1,	/* owner, description, vcpus, memory, config_size */
+	DI_DEFINITION = 1 << 1, /* owner, description, vcpus, memory, config_size */
 	DI_LIVE = 1 << 2,	/* vnc (and the running vcpus/memory) */
 	DI_AUTOSTART = 1 << 3,
 	DI_IPS = 1 << 4,
 	DI_PERSISTENT = 1 << 5,
-	DI_SIZES = 1 << 6,	/* vcpus, memory_kib */
+	DI_SIZES = 1 << 6, /* vcpus, memory_kib */
 };
 
 struct dom_info {
@@ -64,14 +64,14 @@ struct hostconn_callbacks {
 };
 
 enum hc_op {
-	HC_LIFECYCLE,	/* arg: start, shutdown, ... */
-	HC_OWNER,	/* arg: NAME, !NAME or "" */
+	HC_LIFECYCLE, /* arg: start, shutdown, ... */
+	HC_OWNER,     /* arg: NAME, !NAME or "" */
 	HC_DESCRIPTION,
-	HC_AUTOSTART,	/* arg: "0" or "1" */
-	HC_DEFINE,	/* arg: the XML; uuid empty for a new domain named `name` */
+	HC_AUTOSTART, /* arg: "0" or "1" */
+	HC_DEFINE,    /* arg: the XML; uuid empty for a new domain named `name` */
 	HC_UNDEFINE,
-	HC_RENAME,	/* arg: the new name */
-	HC_GET_XML,	/* result: the persistent definition */
+	HC_RENAME,  /* arg: the new name */
+	HC_GET_XML, /* result: the persistent definition */
 };
 
 struct hc_request {

@@ -130,10 +130,12 @@ bool inv_host_writable(const struct host *h)
 /* ---- the change stream ---- */
 
 static const char *const file_names[] = {
-	[F_STATE] = "state", [F_CONFIG] = "config.xml", [F_OWNER] = "owner",
-	[F_DESCRIPTION] = "description", [F_IP] = "ip", [F_VNC] = "vnc", [F_UUID] = "uuid",
-	[F_VCPUS] = "vcpus", [F_MEMORY] = "memory", [F_AUTOSTART] = "autostart",
-	[F_HISTORY] = "history", [F_ERROR] = "error",
+    [F_STATE] = "state",     [F_CONFIG] = "config.xml",
+    [F_OWNER] = "owner",     [F_DESCRIPTION] = "description",
+    [F_IP] = "ip",	     [F_VNC] = "vnc",
+    [F_UUID] = "uuid",	     [F_VCPUS] = "vcpus",
+    [F_MEMORY] = "memory",   [F_AUTOSTART] = "autostart",
+    [F_HISTORY] = "history", [F_ERROR] = "error",
 };
 
 char *inv_path(struct node *n, enum file_kind kind)
@@ -533,8 +535,10 @@ static void on_status(void *opaque, enum host_status st, const char *reason)
 	if (h->reason)
 		h->reason[strcspn(h->reason, "\n")] = '\0';
 	if (changed) {
-		log_msg("%s: %s%s%s", h->name, st == HOST_CONNECTED ? "connected" :
-			st == HOST_CONNECTING ? "connecting" : "unreachable",
+		log_msg("%s: %s%s%s", h->name,
+			st == HOST_CONNECTED	? "connected"
+			: st == HOST_CONNECTING ? "connecting"
+						: "unreachable",
 			reason ? ": " : "", reason ? reason : "");
 		inv_value_changed(&h->node, F_STATUS);
 	}
@@ -547,10 +551,10 @@ static void on_status(void *opaque, enum host_status st, const char *reason)
 }
 
 static const struct hostconn_callbacks host_callbacks = {
-	.status = on_status,
-	.domain = on_domain,
-	.domain_gone = on_domain_gone,
-	.sweep = on_sweep,
+    .status = on_status,
+    .domain = on_domain,
+    .domain_gone = on_domain_gone,
+    .sweep = on_sweep,
 };
 
 /* ---- hosts ---- */

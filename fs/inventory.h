@@ -57,18 +57,18 @@ struct vm;
 struct host {
 	struct node node;
 	char *name;
-	char *uri;		/* NULL while pending (made by mkdir) */
-	bool stored;		/* in the database, not from the command line */
+	char *uri;   /* NULL while pending (made by mkdir) */
+	bool stored; /* in the database, not from the command line */
 	bool removed;
-	bool loaded;		/* the first listing is done */
+	bool loaded; /* the first listing is done */
 	int refs;
 	enum host_status status;
 	char *reason;
 	time_t stale_since;
-	uint32_t gen[2];	/* .uri, .status */
+	uint32_t gen[2]; /* .uri, .status */
 	struct hostconn *hc;
 	struct hmap by_name, by_uuid;
-	struct vm **vms;	/* by id, for stable readdir offsets */
+	struct vm **vms; /* by id, for stable readdir offsets */
 	size_t nvms, capvms;
 	struct host *next;
 };
@@ -89,14 +89,14 @@ struct vm {
 	struct host *host;
 	char *name;
 	char uuid[UUID_LEN];
-	bool pending;		/* made by mkdir, defined by its first config.xml */
+	bool pending; /* made by mkdir, defined by its first config.xml */
 	enum vm_state state;
 	bool persistent, autostart;
 	unsigned vcpus;
 	unsigned long long memory_kib;
 	size_t config_size;
 	char *owner, *description, *ips, *vnc, *error;
-	char *owner_writer;	/* local user of a reservation under way */
+	char *owner_writer; /* local user of a reservation under way */
 	time_t mtime;
 	uint32_t gen[F_NVMFILES];
 	struct scratch *scratch;
@@ -106,10 +106,10 @@ enum change_type { CH_VALUE, CH_CREATED, CH_DELETED };
 
 struct change {
 	enum change_type type;
-	uint64_t ino;		/* the file, or the created/deleted directory */
-	uint64_t parent;	/* CH_CREATED, CH_DELETED */
-	char *name;		/* CH_CREATED, CH_DELETED */
-	char *path;		/* relative to the mount root */
+	uint64_t ino;	 /* the file, or the created/deleted directory */
+	uint64_t parent; /* CH_CREATED, CH_DELETED */
+	char *name;	 /* CH_CREATED, CH_DELETED */
+	char *path;	 /* relative to the mount root */
 	uint64_t seq;
 };
 

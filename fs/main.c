@@ -19,7 +19,8 @@ static void usage(FILE *fp)
 		"  -f                 stay in the foreground\n"
 		"  -d                 FUSE debug output (implies -f)\n"
 		"  -o OPT[,OPT...]    FUSE mount options (allow_other, ...)\n"
-		"  --db PATH          host list and history (default ~/.local/state/catkeeper/catkeeper.db)\n"
+		"  --db PATH          host list and history (default "
+		"~/.local/state/catkeeper/catkeeper.db)\n"
 		"  --host NAME=URI    serve this host too, for this mount only (repeatable)\n"
 		"  --refresh SECONDS  period of the bulk refresh (default %d)\n"
 		"  --log FILE         log here instead of stderr\n"
@@ -36,7 +37,8 @@ static char *default_db(void)
 	if (state && *state)
 		rc = asprintf(&path, "%s/catkeeper/catkeeper.db", state);
 	else
-		rc = asprintf(&path, "%s/.local/state/catkeeper/catkeeper.db", home ? home : "/root");
+		rc = asprintf(&path, "%s/.local/state/catkeeper/catkeeper.db",
+			      home ? home : "/root");
 	return rc < 0 ? NULL : path;
 }
 
@@ -62,10 +64,13 @@ struct options {
 static int parse(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{"db", required_argument, NULL, 'D'}, {"host", required_argument, NULL, 'H'},
-		{"refresh", required_argument, NULL, 'R'}, {"log", required_argument, NULL, 'L'},
-		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"db", required_argument, NULL, 'D'},
+	    {"host", required_argument, NULL, 'H'},
+	    {"refresh", required_argument, NULL, 'R'},
+	    {"log", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -94,7 +99,8 @@ static int parse(int argc, char **argv, struct options *o)
 		case 'R':
 			o->refresh = atoi(optarg);
 			if (o->refresh < 1) {
-				fprintf(stderr, "catkeeperfs: --refresh wants seconds, at least 1\n");
+				fprintf(stderr,
+					"catkeeperfs: --refresh wants seconds, at least 1\n");
 				return -1;
 			}
 			break;
@@ -134,7 +140,8 @@ static int add_hosts(struct options *o, struct store *st)
 
 		*eq = '\0';
 		if (inventory_add_host(o->hosts[i], eq + 1, false) < 0) {
-			fprintf(stderr, "catkeeperfs: bad or repeated host name '%s'\n", o->hosts[i]);
+			fprintf(stderr, "catkeeperfs: bad or repeated host name '%s'\n",
+				o->hosts[i]);
 			return -1;
 		}
 		count++;
@@ -187,8 +194,8 @@ int main(int argc, char **argv)
 	face_session = se;
 	if (notifier_start(se) < 0)
 		goto out_unmount;
-	log_msg("catkeeperfs %s mounted on %s (database %s, refresh every %d s)",
-		CATKEEPER_VERSION, o.mountpoint, db, o.refresh);
+	log_msg("catkeeperfs %s mounted on %s (database %s, refresh every %d s)", CATKEEPER_VERSION,
+		o.mountpoint, db, o.refresh);
 	inventory_start();
 	rc = fuse_session_loop_mt(se, &loop) ? 1 : 0;
 	log_msg("unmounting %s", o.mountpoint);

@@ -85,7 +85,8 @@ static void *notifier_main(void *arg)
 				events_publish("created", ch.path);
 			break;
 		case CH_DELETED:
-			fuse_lowlevel_notify_delete(se, ch.parent, ch.ino, ch.name, strlen(ch.name));
+			fuse_lowlevel_notify_delete(se, ch.parent, ch.ino, ch.name,
+						    strlen(ch.name));
 			fuse_lowlevel_notify_inval_inode(se, ch.parent, 0, 0);
 			if (ch.path)
 				events_publish("deleted", ch.path);

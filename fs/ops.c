@@ -98,8 +98,7 @@ static int attr_of(fuse_ino_t ino, struct stat *st)
 
 static void reply_entry(fuse_req_t req, fuse_ino_t ino, double timeout)
 {
-	struct fuse_entry_param e = {.ino = ino, .attr_timeout = timeout,
-				     .entry_timeout = timeout};
+	struct fuse_entry_param e = {.ino = ino, .attr_timeout = timeout, .entry_timeout = timeout};
 	int rc;
 
 	inv_rdlock();
@@ -245,7 +244,8 @@ static void list_vm(struct dirbuf *b, struct vm *vm, off_t off)
 		    !add(b, file_name(k), INO_OF(vm->node.id, k), false, 3 + k))
 			return;
 	for (struct scratch *s = vm->scratch; s; s = s->next, pos++)
-		if (pos + 1 > off && !add(b, s->name, INO_OF(s->node.id, F_SCRATCH), false, pos + 1))
+		if (pos + 1 > off &&
+		    !add(b, s->name, INO_OF(s->node.id, F_SCRATCH), false, pos + 1))
 			return;
 }
 
@@ -654,8 +654,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 			rc = handle_truncate(hd, attr->st_size);
 			hd_put(hd);
-		}
-		else if (kind == F_CONFIG)
+		} else if (kind == F_CONFIG)
 			rc = writer_truncate(ino, fuse_req_ctx(req)->pid, attr->st_size);
 		else if (kind == F_SCRATCH) {
 			struct node *n;
@@ -796,8 +795,7 @@ static int rename_in_vm(fuse_req_t req, uint64_t vm, const char *name, const cha
 	return -EPERM;
 }
 
-static int rename_vm(fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		     const char *newname)
+static int rename_vm(fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname)
 {
 	struct hc_request r = {.op = HC_RENAME, .arg = newname, .arglen = strlen(newname)};
 	struct node *from, *to;
@@ -826,8 +824,9 @@ static int rename_vm(fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 	inv_unlock();
 	snprintf(what, sizeof(what), "rename to %s", newname);
 	if (rc == -EXDEV || rc == -EEXIST)
-		inv_vm_error(id, what, -rc, rc == -EXDEV ? "a VM cannot move to another host"
-			     : "a VM of that name exists already");
+		inv_vm_error(id, what, -rc,
+			     rc == -EXDEV ? "a VM cannot move to another host"
+					  : "a VM of that name exists already");
 	if (rc < 0)
 		return rc;
 	return inv_request(id, &r, what, NULL);
@@ -850,8 +849,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	fuse_reply_err(req, -rc);
 }
 
-static void do_poll(struct handle *hd, fuse_req_t req, fuse_ino_t ino,
-		    struct fuse_pollhandle *ph)
+static void do_poll(struct handle *hd, fuse_req_t req, fuse_ino_t ino, struct fuse_pollhandle *ph)
 {
 	unsigned revents = POLLIN | POLLRDNORM;
 	struct node *n;
@@ -897,21 +895,21 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 }
 
 const struct fuse_lowlevel_ops catkeeper_ops = {
-	.init = op_init,
-	.lookup = op_lookup,
-	.getattr = op_getattr,
-	.setattr = op_setattr,
-	.readdir = op_readdir,
-	.mkdir = op_mkdir,
-	.rmdir = op_rmdir,
-	.unlink = op_unlink,
-	.rename = op_rename,
-	.create = op_create,
-	.open = op_open,
-	.read = op_read,
-	.write = op_write,
-	.flush = op_flush,
-	.release = op_release,
-	.poll = op_poll,
-	.statfs = op_statfs,
+    .init = op_init,
+    .lookup = op_lookup,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .readdir = op_readdir,
+    .mkdir = op_mkdir,
+    .rmdir = op_rmdir,
+    .unlink = op_unlink,
+    .rename = op_rename,
+    .create = op_create,
+    .open = op_open,
+    .read = op_read,
+    .write = op_write,
+    .flush = op_flush,
+    .release = op_release,
+    .poll = op_poll,
+    .statfs = op_statfs,
 };

@@ -109,8 +109,7 @@ static void delete_lock(virStoragePoolPtr pool, const char *name)
  * Breaking a stale lock races with other breakers, so it takes a lock of its
  * own, then checks that the lock is still the stale one it saw.
  */
-static void break_stale(virStoragePoolPtr pool, const char *uuid, const char *name,
-			long long seen)
+static void break_stale(virStoragePoolPtr pool, const char *uuid, const char *name, long long seen)
 {
 	char breaker[128];
 	long long t;
@@ -163,8 +162,10 @@ int reslock_acquire(virConnectPtr conn, const char *uuid, char **err)
 		if (t >= 0 && time(NULL) - t > LOCK_STALE_SECS)
 			break_stale(pool, uuid, name, t);
 		if (time(NULL) > deadline) {
-			if (asprintf(err, "the reservation lock of this VM stayed taken by another"
-				     " client for %d s", LOCK_WAIT_SECS) < 0)
+			if (asprintf(err,
+				     "the reservation lock of this VM stayed taken by another"
+				     " client for %d s",
+				     LOCK_WAIT_SECS) < 0)
 				*err = NULL;
 			break;
 		}
@@ -208,15 +209,15 @@ char *owner_fetch(virDomainPtr dom, bool persistent)
 
 int owner_store(virDomainPtr dom, const char *owner, bool active, bool persistent)
 {
-	unsigned flags = (active ? VIR_DOMAIN_AFFECT_LIVE : 0) |
-			 (persistent ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+	unsigned flags =
+	    (active ? VIR_DOMAIN_AFFECT_LIVE : 0) | (persistent ? VIR_DOMAIN_AFFECT_CONFIG : 0);
 	char *elem = NULL;
 	int rc;
 
 	if (*owner && !(elem = domxml_owner_element(owner)))
 		return -1;
-	rc = virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, elem,
-				  elem ? OWNER_KEY : NULL, OWNER_NS, flags);
+	rc = virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, elem, elem ? OWNER_KEY : NULL,
+				  OWNER_NS, flags);
 	free(elem);
 	return rc;
 }

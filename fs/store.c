@@ -16,12 +16,12 @@ struct store {
 };
 
 static const char schema[] =
-	"PRAGMA journal_mode=WAL;"
-	"CREATE TABLE IF NOT EXISTS hosts(name TEXT PRIMARY KEY, uri TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS history(id INTEGER PRIMARY KEY, host TEXT NOT NULL,"
-	" uuid TEXT NOT NULL, owner TEXT NOT NULL, local_user TEXT NOT NULL,"
-	" taken INTEGER NOT NULL, released INTEGER);"
-	"CREATE INDEX IF NOT EXISTS history_vm ON history(host, uuid);";
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS hosts(name TEXT PRIMARY KEY, uri TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS history(id INTEGER PRIMARY KEY, host TEXT NOT NULL,"
+    " uuid TEXT NOT NULL, owner TEXT NOT NULL, local_user TEXT NOT NULL,"
+    " taken INTEGER NOT NULL, released INTEGER);"
+    "CREATE INDEX IF NOT EXISTS history_vm ON history(host, uuid);";
 
 static int mkdir_parents(const char *path)
 {
@@ -54,8 +54,9 @@ struct store *store_open(const char *path, char **err)
 			*err = NULL;
 		goto fail;
 	}
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &st->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
 		if (asprintf(err, "cannot open %s: %s", path, sqlite3_errmsg(st->db)) < 0)
 			*err = NULL;
 		goto fail;
@@ -159,8 +160,10 @@ int store_del_host(struct store *st, const char *name)
 static char *open_owner(struct store *st, const char *host, const char *uuid)
 {
 	const char *args[] = {host, uuid, NULL};
-	sqlite3_stmt *stmt = prepare(st, "SELECT owner FROM history WHERE host = ? AND uuid = ?"
-				     " AND released IS NULL ORDER BY id DESC LIMIT 1", args);
+	sqlite3_stmt *stmt = prepare(st,
+				     "SELECT owner FROM history WHERE host = ? AND uuid = ?"
+				     " AND released IS NULL ORDER BY id DESC LIMIT 1",
+				     args);
 	char *owner = NULL;
 
 	if (!stmt)
@@ -185,11 +188,15 @@ int store_owner_changed(struct store *st, const char *host, const char *uuid, co
 		goto out;
 	if (!current && !*owner)
 		goto out;
-	rc = exec(st, "UPDATE history SET released = ?3 WHERE host = ?1 AND uuid = ?2"
-		  " AND released IS NULL", close_args, when);
+	rc = exec(st,
+		  "UPDATE history SET released = ?3 WHERE host = ?1 AND uuid = ?2"
+		  " AND released IS NULL",
+		  close_args, when);
 	if (!rc && *owner)
-		rc = exec(st, "INSERT INTO history(host, uuid, owner, local_user, taken)"
-			  " VALUES(?, ?, ?, ?, ?)", open_args, when);
+		rc = exec(st,
+			  "INSERT INTO history(host, uuid, owner, local_user, taken)"
+			  " VALUES(?, ?, ?, ?, ?)",
+			  open_args, when);
 out:
 	pthread_mutex_unlock(&st->lock);
 	free(current);
@@ -209,8 +216,10 @@ char *store_history(struct store *st, const char *host, const char *uuid)
 	if (!out)
 		return NULL;
 	pthread_mutex_lock(&st->lock);
-	stmt = prepare(st, "SELECT owner, taken, released, local_user FROM history"
-		       " WHERE host = ? AND uuid = ? ORDER BY id", args);
+	stmt = prepare(st,
+		       "SELECT owner, taken, released, local_user FROM history"
+		       " WHERE host = ? AND uuid = ? ORDER BY id",
+		       args);
 	if (!stmt) {
 		rc = SQLITE_ERROR;
 		goto out;
