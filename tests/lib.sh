@@ -334,8 +334,8 @@ umount_fs() {
 	if [ -z "$err" ]; then
 		ok "unmount #$n clean (exit 0, no sanitizer report)"
 	else
-		not_ok "unmount #$n clean (exit 0, no sanitizer report)" "$err" "$rep" \
-			"$(tail -n 20 "$TMP/fs$n.stderr" 2>/dev/null)" "$stacks"
+		[ -z "$rep" ] && rep=$(tail -n 20 "$TMP/fs$n.stderr" 2>/dev/null)
+		not_ok "unmount #$n clean (exit 0, no sanitizer report)" "$err" "$rep" "$stacks"
 	fi
 }
 
