@@ -11,8 +11,8 @@
 #   vstate I VM            `virsh domstate` (one word)
 #   vowner I VM            the owner in the domain's metadata (empty if none)
 #   vlisted I VM           VM is in `virsh list --all --name`
-#   mount_tb MNT [ARGS]    mount_fs with h1 over libssh2 and h2 over ssh (the
-#                          hosts that are up), refresh 2 s
+#   mount_tb MNT [ARGS]    mount_fs with h1 over libssh2, h2 over ssh, h3 over
+#                          libssh (the hosts that are up), refresh 2 s
 TB_BIN=$TOP/tests/testbed
 
 # A FUSE connection ends only when its last mount goes; a mount namespace made
@@ -115,12 +115,14 @@ lists() { ls -A "$2" | grep -qxF -- "$1"; }
 lists_not() { ! ls -A "$2" | grep -qxF -- "$1"; }
 has_line() { grep -qxF -- "$2" "$1"; }
 
-# mount_tb MNT [EXTRA ARGS]: h1 over qemu+libssh2, h2 over qemu+ssh (when up).
+# mount_tb MNT [EXTRA ARGS]: h1 over qemu+libssh2, h2 over qemu+ssh, h3 over
+# qemu+libssh (those that are up).
 mount_tb() {
 	local mnt=$1
 	shift
 	local args=(--refresh 2 --host "h1=$TB_h1_URI_LIBSSH2")
 	[ -n "${TB_h2_URI_SSH:-}" ] && args+=(--host "h2=$TB_h2_URI_SSH")
+	[ -n "${TB_h3_URI_LIBSSH:-}" ] && args+=(--host "h3=$TB_h3_URI_LIBSSH")
 	mount_fs "$mnt" "${args[@]}" "$@"
 }
 
@@ -153,7 +155,15 @@ umount_tb() {
 	mnt=$(realpath "$1")
 	pid=${MOUNT_PID[$mnt]:-}
 	if [ -n "$pid" ] && command -v gdb >/dev/null; then
-		( sleep 20; alive "$pid" && timeout 60 gdb -q -batch -p "$pid" -ex 'thread apply all bt' >"$TMP/hang-stacks.$pid" 2>&1 ) &
+		# (no output to our stdout: the runner's tee would wait for it)
+		(
+			exec >/dev/null 2>&1
+			sleep 20 &
+			sp=$!
+			trap 'kill $sp; exit 0' TERM
+			wait $sp
+			alive "$pid" && timeout 60 gdb -q -batch -p "$pid" -ex 'thread apply all bt' >"$TMP/hang-stacks.$pid" 2>&1
+		) &
 		w=$!
 	fi
 	umount_fs "$mnt"
