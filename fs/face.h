@@ -3,7 +3,7 @@
 #define CK_FACE_H
 
 /* The FUSE face: what ops.c shares with the modules for each kind of file. */
-#define FUSE_USE_VERSION 34
+#define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
 #include "inventory.h"

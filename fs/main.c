@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define DEFAULT_REFRESH 5
+#define MAX_WORKERS 128
 
 static void usage(FILE *fp)
 {
@@ -156,7 +157,7 @@ static int add_hosts(struct options *o, struct store *st)
 int main(int argc, char **argv)
 {
 	struct options o = {.refresh = DEFAULT_REFRESH, .fuse = FUSE_ARGS_INIT(0, NULL)};
-	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 16};
+	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
 	struct store *st = NULL;
 	char *db = NULL, *err = NULL;
@@ -197,7 +198,17 @@ int main(int argc, char **argv)
 	log_msg("catkeeperfs %s mounted on %s (database %s, refresh every %d s)", CATKEEPER_VERSION,
 		o.mountpoint, db, o.refresh);
 	inventory_start();
-	rc = fuse_session_loop_mt(se, &loop) ? 1 : 0;
+	/*
+	 * Writes wait on their host (bounded); reads never do. Enough workers
+	 * that writes stuck on a dying host leave plenty for everyone else.
+	 */
+	loop = fuse_loop_cfg_create();
+	if (!loop)
+		goto out_unmount;
+	fuse_loop_cfg_set_max_threads(loop, MAX_WORKERS);
+	fuse_loop_cfg_set_idle_threads(loop, 8);
+	rc = fuse_session_loop_mt(se, loop) ? 1 : 0;
+	fuse_loop_cfg_destroy(loop);
 	log_msg("unmounting %s", o.mountpoint);
 	inventory_shutdown();
 	notifier_stop();
