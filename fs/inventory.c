@@ -205,8 +205,13 @@ void inv_value_changed(struct node *n, enum file_kind kind)
 	uint64_t ino = INO_OF(n->id, n->type == N_SCRATCH ? F_SCRATCH : kind);
 
 	if (n->type == N_VM) {
-		((struct vm *)n)->gen[kind]++;
-		((struct vm *)n)->mtime = time(NULL);
+		struct vm *vm = (struct vm *)n;
+
+		vm->gen[kind]++;
+		vm->mtime = time(NULL);
+		/* A VM being created has nothing cached anywhere: its "created" says it all. */
+		if (vm->creating)
+			return;
 	} else if (n->type == N_HOST) {
 		((struct host *)n)->gen[kind - F_URI]++;
 	}
@@ -465,6 +470,7 @@ static void on_domain(void *opaque, const struct dom_info *di)
 		if (!vm)
 			goto out;
 		dir_created(&vm->node, INO_OF(h->node.id, F_DIR), vm->name);
+		vm->creating = true;
 	}
 	if (!*vm->uuid) {
 		snprintf(vm->uuid, sizeof(vm->uuid), "%s", di->uuid);
@@ -474,6 +480,7 @@ static void on_domain(void *opaque, const struct dom_info *di)
 	if (strcmp(vm->name, di->name))
 		vm_rename(vm, di->name);
 	apply(vm, di, &note);
+	vm->creating = false;
 out:
 	inv_unlock();
 	note_write(&note);

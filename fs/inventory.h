@@ -89,7 +89,8 @@ struct vm {
 	struct host *host;
 	char *name;
 	char uuid[UUID_LEN];
-	bool pending; /* made by mkdir, defined by its first config.xml */
+	bool pending;  /* made by mkdir, defined by its first config.xml */
+	bool creating; /* its first values are being set */
 	enum vm_state state;
 	bool persistent, autostart;
 	unsigned vcpus;

@@ -192,17 +192,34 @@ struct dirbuf {
 	char *p;
 	size_t size, len;
 	fuse_req_t req;
+	bool plus; /* readdirplus: entries carry their attributes */
 };
 
-/* Adds an entry; false once the buffer is full. */
+/* Adds an entry; false once the buffer is full. Under the lock. */
 static bool add(struct dirbuf *b, const char *name, fuse_ino_t ino, bool dir, off_t next)
 {
-	struct stat st = {.st_ino = ino, .st_mode = dir ? S_IFDIR : S_IFREG};
-	size_t need = fuse_add_direntry(b->req, NULL, 0, name, NULL, 0);
+	struct fuse_entry_param e = {
+	    .ino = ino, .attr_timeout = CACHE_SECS, .entry_timeout = CACHE_SECS};
+	size_t need;
 
-	if (b->len + need > b->size)
-		return false;
-	fuse_add_direntry(b->req, b->p + b->len, b->size - b->len, name, &st, next);
+	if (!b->plus) {
+		e.attr.st_ino = ino;
+		e.attr.st_mode = dir ? S_IFDIR : S_IFREG;
+		need = fuse_add_direntry(b->req, NULL, 0, name, NULL, 0);
+		if (b->len + need > b->size)
+			return false;
+		fuse_add_direntry(b->req, b->p + b->len, b->size - b->len, name, &e.attr, next);
+	} else {
+		need = fuse_add_direntry_plus(b->req, NULL, 0, name, NULL, 0);
+		if (b->len + need > b->size)
+			return false;
+		/* The kernel makes no entry of the dots, nor of an ino of 0. */
+		if (strcmp(name, ".") && strcmp(name, "..") && attr_of(ino, &e.attr) < 0)
+			e.ino = 0;
+		if (KIND_OF(ino) == F_SCRATCH)
+			e.attr_timeout = e.entry_timeout = 0;
+		fuse_add_direntry_plus(b->req, b->p + b->len, b->size - b->len, name, &e, next);
+	}
 	b->len += need;
 	return true;
 }
@@ -249,13 +266,11 @@ static void list_vm(struct dirbuf *b, struct vm *vm, off_t off)
 			return;
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
-	struct dirbuf b = {.size = size, .req = req};
+	struct dirbuf b = {.size = size, .req = req, .plus = plus};
 	struct node *n = NULL;
 
-	(void)fi;
 	if (ino != INO_ROOT && off == 0)
 		inv_wait_loaded(ID_OF(ino), FIRST_LISTING_WAIT);
 	b.p = malloc(size);
@@ -281,6 +296,32 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	inv_unlock();
 	fuse_reply_buf(req, b.p, b.len);
 	free(b.p);
+}
+
+/*
+ * Listing keeps no state per open directory: telling the kernel so spares
+ * an open and a release request for every directory a script enters.
+ */
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, ENOSYS);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	list(req, ino, size, off, false);
+}
+
+/* ls and find get every VM's attributes with the listing: no lookup each. */
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	list(req, ino, size, off, true);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -899,7 +940,9 @@ const struct fuse_lowlevel_ops catkeeper_ops = {
     .lookup = op_lookup,
     .getattr = op_getattr,
     .setattr = op_setattr,
+    .opendir = op_opendir,
     .readdir = op_readdir,
+    .readdirplus = op_readdirplus,
     .mkdir = op_mkdir,
     .rmdir = op_rmdir,
     .unlink = op_unlink,
