@@ -76,8 +76,8 @@ function run(cmd, args, opts = {}) {
 	return p;
 }
 
-/* A real catkeeperfs mount of the embedded test:///default host. */
-async function startMount(args = []) {
+/* A real catkeeperfs mount (the embedded test:///default host unless args say otherwise). */
+async function startMount(args = [], ready = 'default/test/state') {
 	const dir = tmpdir('mnt');
 	const mnt = path.join(dir, 'mnt');
 	fs.mkdirSync(mnt);
@@ -85,7 +85,7 @@ async function startMount(args = []) {
 	cleanups.push(() => {
 		try { execFileSync('fusermount3', ['-u', mnt], { stdio: 'ignore' }); } catch (e) { /* gone */ }
 	});
-	await until('the mount', () => fs.existsSync(path.join(mnt, 'default', 'test', 'state')) || p.exitCode !== null, 10000);
+	await until('the mount', () => fs.existsSync(path.join(mnt, ready)) || p.exitCode !== null, 10000);
 	if (p.exitCode !== null)
 		throw new Error('catkeeperfs exited: ' + p.err);
 	return mnt;
@@ -156,10 +156,19 @@ async function login(d, name = 'alice') {
 	return auth;
 }
 
-function finish() {
-	for (const p of children)
-		if (p.exitCode === null)
-			p.kill('SIGTERM');
+let finishing = false;
+
+async function finish() {
+	if (finishing)
+		return;
+	finishing = true;
+	const alive = () => children.filter((p) => p.exitCode === null && p.signalCode === null);
+	for (const p of alive())
+		p.kill('SIGTERM');
+	for (let i = 0; i < 20 && alive().length; i++)
+		await sleep(50);
+	for (const p of alive())
+		p.kill('SIGKILL');
 	for (const c of cleanups.reverse())
 		c();
 	if (n)
@@ -169,6 +178,8 @@ function finish() {
 
 /* Runs the test body, then cleans up whatever happened. */
 function main(body) {
+	for (const sig of ['SIGINT', 'SIGTERM'])
+		process.on(sig, () => { ok(false, `interrupted by ${sig}`); finish(); });
 	const timer = setTimeout(() => { ok(false, 'test file finished in time'); finish(); }, 240000);
 	body().catch((e) => ok(false, 'test file ran to its end', e.stack)).finally(() => {
 		clearTimeout(timer);
