@@ -110,16 +110,22 @@ int hostconn_global_init(void)
 	return pthread_create(&event_thread, NULL, event_loop, NULL) ? -1 : 0;
 }
 
-static void wake_loop(int timer, void *opaque)
+/*
+ * A closed connection is freed by the event loop itself, once it has dropped
+ * the connection's socket watch and timers: let it turn a little longer.
+ */
+#define LAST_TURNS_MS 200
+
+static void last_turn(int timer, void *opaque)
 {
 	(void)opaque;
 	virEventRemoveTimeout(timer);
+	event_quit = 1;
 }
 
 void hostconn_global_shutdown(void)
 {
-	event_quit = 1;
-	virEventAddTimeout(0, wake_loop, NULL, NULL);
+	virEventAddTimeout(LAST_TURNS_MS, last_turn, NULL, NULL);
 	pthread_join(event_thread, NULL);
 }
 
