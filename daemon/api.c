@@ -20,7 +20,7 @@
 static const struct ck_config *cfg;
 
 /* What the page's table shows; the rest is read when asked for. */
-static const char *const vm_files[] = { "state", "owner", "description", "ip", "vnc" };
+static const char *const vm_files[] = {"state", "owner", "description", "ip", "vnc"};
 
 void api_set_config(const struct ck_config *c)
 {
@@ -257,9 +257,9 @@ static int one_of(const char *s, size_t n, const char *const *words)
 /* The body without one trailing newline, checked for this file. */
 static int body_ok(struct api_job *j)
 {
-	static const char *const states[] = { "start",	 "shutdown", "reboot", "reset",
-					      "destroy", "suspend",  "resume", NULL };
-	static const char *const bools[] = { "0", "1", NULL };
+	static const char *const states[] = {"start",	"shutdown", "reboot", "reset",
+					     "destroy", "suspend",  "resume", NULL};
+	static const char *const bools[] = {"0", "1", NULL};
 	size_t n = j->body_len;
 
 	if (n && j->body[n - 1] == '\n')
@@ -317,8 +317,7 @@ static void do_owner(struct api_job *j)
 		/* an empty line: a write the mount sees, unlike truncation alone */
 		strcpy(val, "\n");
 	} else {
-		snprintf(val, sizeof(val), "%s%s", strcmp(j->what, "takeover") ? "" : "!",
-			 j->user);
+		snprintf(val, sizeof(val), "%s%s", strcmp(j->what, "takeover") ? "" : "!", j->user);
 	}
 	rc = mount_write(path, val, strlen(val));
 	ck_log("user=%s vm=%s/%s %s: %s", j->user, j->host, j->vm, j->what,
@@ -373,8 +372,7 @@ static void do_add_host(struct api_job *j)
 	char path[PATH_MAX];
 	int rc;
 
-	if (!mount_name_ok(j->host) || strchr(j->host, ':') ||
-	    !uri_text_ok(j->body, j->body_len)) {
+	if (!mount_name_ok(j->host) || strchr(j->host, ':') || !uri_text_ok(j->body, j->body_len)) {
 		fail(j, 400, "a host needs a name (no '/', ':' or leading dot) and a URI");
 		return;
 	}
@@ -436,7 +434,9 @@ static void ssh_params(struct console_target *t, const struct ck_uri *u)
 	t->ssh = 1;
 	snprintf(t->ssh_host, sizeof(t->ssh_host), "%s", o && o->host ? o->host : u->host);
 	snprintf(t->ssh_user, sizeof(t->ssh_user), "%s",
-		 o && o->user ? o->user : u->user[0] ? u->user : "root");
+		 o && o->user ? o->user
+		 : u->user[0] ? u->user
+			      : "root");
 	t->ssh_port = o && o->port ? o->port : u->port ? u->port : 22;
 	snprintf(t->ssh_key, sizeof(t->ssh_key), "%s", o && o->key ? o->key : u->keyfile);
 	if (o && o->known_hosts)
@@ -462,8 +462,9 @@ static void do_console(struct api_job *j)
 	}
 	read_value(path, val, sizeof(val));
 	if (!val[0]) {
-		fail(j, 409, "no console: the VM is not running or has no VNC display "
-			     "(the embedded test host runs none)");
+		fail(j, 409,
+		     "no console: the VM is not running or has no VNC display "
+		     "(the embedded test host runs none)");
 		return;
 	}
 	snprintf(t->host, sizeof(t->host), "%s", j->host);
@@ -481,8 +482,9 @@ static void do_console(struct api_job *j)
 	if (uri_is_ssh(&u) || config_override(cfg, j->host))
 		ssh_params(t, &u);
 	else if (!uri_is_local(&u) && config_is_loopback(t->addr)) {
-		fail(j, 502, "the console listens on the host's loopback and the host has no "
-			     "ssh transport: add an ssh override to the config file");
+		fail(j, 502,
+		     "the console listens on the host's loopback and the host has no "
+		     "ssh transport: add an ssh override to the config file");
 		return;
 	}
 	j->status = 200;

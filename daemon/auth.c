@@ -32,13 +32,13 @@ static struct {
 	pthread_mutex_t grant_lock;
 	struct grant grants[MAX_GRANTS];
 } a = {
-	.grant_lock = PTHREAD_MUTEX_INITIALIZER,
+    .grant_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
 int auth_random_id(char *out)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char r[AUTH_ID_LEN];
 	int i;
 
@@ -264,8 +264,7 @@ int auth_origin_ok(const char *origin, const char *host)
 	const char *scheme = a.tls ? "https://" : "http://";
 	size_t sl = strlen(scheme);
 
-	return !strncmp(origin, scheme, sl) && !strcasecmp(origin + sl, host) &&
-	       auth_host_ok(host);
+	return !strncmp(origin, scheme, sl) && !strcasecmp(origin + sl, host) && auth_host_ok(host);
 }
 
 int auth_console_grant(const struct console_target *t, const char *user, char *token_out)

@@ -48,8 +48,8 @@ static struct {
 	unsigned long next_seq, queued;
 	struct ev_client *clients;
 } ev = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.next_seq = 1,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .next_seq = 1,
 };
 
 static void queue_msg(struct sbuf *b)
@@ -185,8 +185,8 @@ static void *follow(void *arg)
 
 	(void)arg;
 	for (;;) {
-		struct pollfd p[2] = { { .fd = ev.stop_pipe[0], .events = POLLIN },
-				       { .fd = -1, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = ev.stop_pipe[0], .events = POLLIN},
+				      {.fd = -1, .events = POLLIN}};
 		ssize_t r;
 		char *end;
 

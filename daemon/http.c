@@ -20,8 +20,8 @@
 #define CHUNK (256 * 1024)
 #define COOKIE "ck_session"
 
-#define CSP                                                                                   \
-	"default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "    \
+#define CSP                                                                                        \
+	"default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "         \
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 enum kind { K_HTTP, K_EVENTS, K_CONSOLE };
@@ -79,11 +79,9 @@ static int add_security_headers(struct lws *wsi, unsigned char **p, unsigned cha
 	static const struct {
 		const char *name, *value;
 	} hdrs[] = {
-		{ "content-security-policy:", CSP },
-		{ "x-content-type-options:", "nosniff" },
-		{ "x-frame-options:", "DENY" },
-		{ "referrer-policy:", "no-referrer" },
-		{ "cache-control:", "no-store" },
+	    {"content-security-policy:", CSP}, {"x-content-type-options:", "nosniff"},
+	    {"x-frame-options:", "DENY"},      {"referrer-policy:", "no-referrer"},
+	    {"cache-control:", "no-store"},
 	};
 	size_t i;
 
@@ -104,8 +102,8 @@ static void reset_reply(struct pss *pss)
 	pss->location = NULL;
 }
 
-static int reply(struct lws *wsi, struct pss *pss, int status, const char *ctype,
-		 const char *text, size_t len)
+static int reply(struct lws *wsi, struct pss *pss, int status, const char *ctype, const char *text,
+		 size_t len)
 {
 	sb_free(&pss->out);
 	sb_init(&pss->out, LWS_PRE);
@@ -195,9 +193,9 @@ static int send_reply(struct lws *wsi, struct pss *pss)
 						pss->out.len, &p, end) ||
 		    add_security_headers(wsi, &p, end) ||
 		    (pss->cookie[0] &&
-		     lws_add_http_header_by_name(wsi, (const unsigned char *)"set-cookie:",
-						 (unsigned char *)pss->cookie,
-						 (int)strlen(pss->cookie), &p, end)) ||
+		     lws_add_http_header_by_name(
+			 wsi, (const unsigned char *)"set-cookie:", (unsigned char *)pss->cookie,
+			 (int)strlen(pss->cookie), &p, end)) ||
 		    (pss->location &&
 		     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_LOCATION,
 						  (const unsigned char *)pss->location,
@@ -236,16 +234,16 @@ static const char *mime_of(const char *path)
 	static const struct {
 		const char *ext, *type;
 	} types[] = {
-		{ ".html", "text/html; charset=utf-8" },
-		{ ".js", "text/javascript; charset=utf-8" },
-		{ ".css", "text/css; charset=utf-8" },
-		{ ".svg", "image/svg+xml" },
-		{ ".png", "image/png" },
-		{ ".ico", "image/x-icon" },
-		{ ".json", "application/json" },
-		{ ".woff", "font/woff" },
-		{ ".ogg", "audio/ogg" },
-		{ ".mp3", "audio/mpeg" },
+	    {".html", "text/html; charset=utf-8"},
+	    {".js", "text/javascript; charset=utf-8"},
+	    {".css", "text/css; charset=utf-8"},
+	    {".svg", "image/svg+xml"},
+	    {".png", "image/png"},
+	    {".ico", "image/x-icon"},
+	    {".json", "application/json"},
+	    {".woff", "font/woff"},
+	    {".ogg", "audio/ogg"},
+	    {".mp3", "audio/mpeg"},
 	};
 	const char *dot = strrchr(path, '.');
 	size_t i;
@@ -371,7 +369,7 @@ static int password_login(struct lws *wsi, struct pss *pss)
 
 static int session_json(struct lws *wsi, struct pss *pss, struct session *s)
 {
-	static const char *const modes[] = { "token", "password", "proxy" };
+	static const char *const modes[] = {"token", "password", "proxy"};
 	struct sbuf b;
 	int rc;
 
@@ -404,8 +402,9 @@ static int name_session(struct lws *wsi, struct pss *pss)
 	memcpy(name, pss->body, n);
 	name[n] = '\0';
 	if (!auth_user_name_ok(name))
-		return reply_error(wsi, pss, 400, "a name is 1-64 printable characters "
-						  "without spaces, '/', ':' or '!'");
+		return reply_error(wsi, pss, 400,
+				   "a name is 1-64 printable characters "
+				   "without spaces, '/', ':' or '!'");
 	/* auth_user_name_ok() bounds it to the size of user */
 	strcpy(s->user, name);
 	ck_log("the token holder's session is named %s", name);
@@ -437,10 +436,10 @@ static int one_of(const char *s, const char *const *words)
 /* Maps /api/... to a mount job; replies itself when the request is wrong. */
 static int api_route(struct lws *wsi, struct pss *pss, struct session *s, int post, char *path)
 {
-	static const char *const readable[] = { "config.xml", "error", "history", NULL };
-	static const char *const writable[] = { "state", "description", "config.xml",
-						"autostart", NULL };
-	static const char *const owner_ops[] = { "reserve", "release", "takeover", NULL };
+	static const char *const readable[] = {"config.xml", "error", "history", NULL};
+	static const char *const writable[] = {"state", "description", "config.xml", "autostart",
+					       NULL};
+	static const char *const owner_ops[] = {"reserve", "release", "takeover", NULL};
 	char *part[5];
 	int n = split_path(path, part, 5);
 	enum api_op op;
@@ -478,8 +477,8 @@ static int api_route(struct lws *wsi, struct pss *pss, struct session *s, int po
 	}
 	pss->job = j;
 	pss->route = R_JOB;
-	pss->body_max = op == API_WRITE && !strcmp(j->what, "config.xml") ? BODY_MAX_CONFIG
-									  : BODY_MAX_SMALL;
+	pss->body_max =
+	    op == API_WRITE && !strcmp(j->what, "config.xml") ? BODY_MAX_CONFIG : BODY_MAX_SMALL;
 	if (!post)
 		mountio_submit(&j->base);
 	return 0;

@@ -77,7 +77,7 @@ void sb_json_str(struct sbuf *b, const char *s, size_t n)
 	sb_add(b, "\"", 1);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+		char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;

@@ -33,13 +33,12 @@ static volatile sig_atomic_t stopping;
 #define TX_PACKET (1024 * 1024)
 
 static struct lws_protocols protocols[] = {
-	/* upgrades without a subprotocol (noVNC, the page) land on the first */
-	{ "http", http_callback, 0, 16384, 0, NULL, TX_PACKET },
-	{ "binary", http_callback, 0, 16384, 0, NULL, TX_PACKET },
-	{ "ck-vnc", vncproxy_raw_callback, 0, 0, 0, NULL, 0 },
-	{ "ck-ssh", sshtunnel_raw_callback, 0, 0, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 }
-};
+    /* upgrades without a subprotocol (noVNC, the page) land on the first */
+    {"http", http_callback, 0, 16384, 0, NULL, TX_PACKET},
+    {"binary", http_callback, 0, 16384, 0, NULL, TX_PACKET},
+    {"ck-vnc", vncproxy_raw_callback, 0, 0, 0, NULL, 0},
+    {"ck-ssh", sshtunnel_raw_callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 static void wake(void *arg)
 {
@@ -56,19 +55,18 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: catkeeper-web --mount MOUNT [options]\n"
-		"  --listen ADDR          address to listen on (default 127.0.0.1)\n"
-		"  --port N               port (default 8080)\n"
-		"  --web DIR              the page's files (default " CK_WEB_DIR ")\n"
-		"  --novnc DIR            noVNC (default /usr/share/novnc)\n"
-		"  --cert FILE --key FILE serve TLS\n"
-		"  --passwd FILE          accounts: lines user:crypt(3) hash\n"
-		"  --trust-user-header H  take the user from a reverse proxy's header H\n"
-		"  --name NAME            also answer to this Host name (repeatable)\n"
-		"  --config FILE          per-host ssh overrides\n"
-		"  --console-ttl SECONDS  lifetime of a console token (default 30)\n"
-		"  --workers N            threads for mount I/O (default 4)\n");
+	fprintf(f, "usage: catkeeper-web --mount MOUNT [options]\n"
+		   "  --listen ADDR          address to listen on (default 127.0.0.1)\n"
+		   "  --port N               port (default 8080)\n"
+		   "  --web DIR              the page's files (default " CK_WEB_DIR ")\n"
+		   "  --novnc DIR            noVNC (default /usr/share/novnc)\n"
+		   "  --cert FILE --key FILE serve TLS\n"
+		   "  --passwd FILE          accounts: lines user:crypt(3) hash\n"
+		   "  --trust-user-header H  take the user from a reverse proxy's header H\n"
+		   "  --name NAME            also answer to this Host name (repeatable)\n"
+		   "  --config FILE          per-host ssh overrides\n"
+		   "  --console-ttl SECONDS  lifetime of a console token (default 30)\n"
+		   "  --workers N            threads for mount I/O (default 4)\n");
 }
 
 static const char *default_web_root(void)
@@ -83,25 +81,38 @@ static const char *default_web_root(void)
 
 static int parse_args(int argc, char **argv, struct ck_config *cfg)
 {
-	enum { O_LISTEN = 256, O_PORT, O_WEB, O_NOVNC, O_CERT, O_KEY, O_PASSWD, O_HEADER,
-	       O_NAME, O_CONFIG, O_TTL, O_WORKERS, O_VERSION };
+	enum {
+		O_LISTEN = 256,
+		O_PORT,
+		O_WEB,
+		O_NOVNC,
+		O_CERT,
+		O_KEY,
+		O_PASSWD,
+		O_HEADER,
+		O_NAME,
+		O_CONFIG,
+		O_TTL,
+		O_WORKERS,
+		O_VERSION
+	};
 	static const struct option opts[] = {
-		{ "mount", required_argument, NULL, 'm' },
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "port", required_argument, NULL, O_PORT },
-		{ "web", required_argument, NULL, O_WEB },
-		{ "novnc", required_argument, NULL, O_NOVNC },
-		{ "cert", required_argument, NULL, O_CERT },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "passwd", required_argument, NULL, O_PASSWD },
-		{ "trust-user-header", required_argument, NULL, O_HEADER },
-		{ "name", required_argument, NULL, O_NAME },
-		{ "config", required_argument, NULL, O_CONFIG },
-		{ "console-ttl", required_argument, NULL, O_TTL },
-		{ "workers", required_argument, NULL, O_WORKERS },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"mount", required_argument, NULL, 'm'},
+	    {"listen", required_argument, NULL, O_LISTEN},
+	    {"port", required_argument, NULL, O_PORT},
+	    {"web", required_argument, NULL, O_WEB},
+	    {"novnc", required_argument, NULL, O_NOVNC},
+	    {"cert", required_argument, NULL, O_CERT},
+	    {"key", required_argument, NULL, O_KEY},
+	    {"passwd", required_argument, NULL, O_PASSWD},
+	    {"trust-user-header", required_argument, NULL, O_HEADER},
+	    {"name", required_argument, NULL, O_NAME},
+	    {"config", required_argument, NULL, O_CONFIG},
+	    {"console-ttl", required_argument, NULL, O_TTL},
+	    {"workers", required_argument, NULL, O_WORKERS},
+	    {"version", no_argument, NULL, O_VERSION},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -192,9 +203,10 @@ static int check_exposure(const struct ck_config *cfg)
 	if (config_is_loopback(cfg->listen))
 		return 0;
 	if (!cfg->cert || (!cfg->passwd_file && !cfg->user_header)) {
-		fprintf(stderr, "catkeeper-web: refusing to listen on %s: outside loopback it "
-				"needs TLS (--cert/--key) and accounts (--passwd) or a trusted "
-				"proxy header (--trust-user-header)\n",
+		fprintf(stderr,
+			"catkeeper-web: refusing to listen on %s: outside loopback it "
+			"needs TLS (--cert/--key) and accounts (--passwd) or a trusted "
+			"proxy header (--trust-user-header)\n",
 			cfg->listen);
 		return -1;
 	}
@@ -265,8 +277,8 @@ int main(int argc, char **argv)
 
 	if (auth_mode() == AUTH_TOKEN)
 		printf("catkeeper-web: serving %s at %s://%s:%d/login?token=%s\n", cfg.mount,
-		       cfg.cert ? "https" : "http",
-		       strchr(cfg.listen, ':') ? "[::1]" : cfg.listen, cfg.port, auth_token());
+		       cfg.cert ? "https" : "http", strchr(cfg.listen, ':') ? "[::1]" : cfg.listen,
+		       cfg.port, auth_token());
 	else
 		printf("catkeeper-web: serving %s at %s://%s:%d/\n", cfg.mount,
 		       cfg.cert ? "https" : "http", cfg.listen, cfg.port);

@@ -23,8 +23,8 @@ static struct {
 	void (*wake)(void *);
 	void *wake_arg;
 } m = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.cond = PTHREAD_COND_INITIALIZER,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .cond = PTHREAD_COND_INITIALIZER,
 };
 
 static void *worker(void *arg)

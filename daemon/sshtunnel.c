@@ -129,7 +129,7 @@ static void host_drop(struct ssh_host *h, const char *why)
 }
 
 static void host_fail(struct ssh_host *h, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void host_fail(struct ssh_host *h, const char *fmt, ...)
 {
@@ -200,7 +200,7 @@ static int check_host_key(struct ssh_host *h)
 	}
 	rc = libssh2_knownhost_checkp(kh, h->t.ssh_host, h->t.ssh_port, key, len,
 				      LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-					      knownhost_type(type),
+					  knownhost_type(type),
 				      &found);
 	libssh2_knownhost_free(kh);
 	if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH)
@@ -221,7 +221,7 @@ static int check_host_key(struct ssh_host *h)
  */
 static int authenticate(struct ssh_host *h)
 {
-	static const char *const defaults[] = { "id_ed25519", "id_ecdsa", "id_rsa" };
+	static const char *const defaults[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
 	const char *user = h->t.ssh_user, *home = getenv("HOME");
 	char path[512];
 	int rc;
@@ -232,7 +232,7 @@ static int authenticate(struct ssh_host *h)
 		if (step == 0 && h->t.ssh_key[0]) {
 			h->auth_tried = "its key file";
 			rc = libssh2_userauth_publickey_fromfile_ex(
-				h->s, user, (unsigned int)strlen(user), NULL, h->t.ssh_key, NULL);
+			    h->s, user, (unsigned int)strlen(user), NULL, h->t.ssh_key, NULL);
 		} else if (step == 1 && getenv("SSH_AUTH_SOCK")) {
 			h->auth_tried = "the ssh agent";
 			if (!h->agent) {
@@ -263,7 +263,7 @@ static int authenticate(struct ssh_host *h)
 			}
 			h->auth_tried = "the default keys";
 			rc = libssh2_userauth_publickey_fromfile_ex(
-				h->s, user, (unsigned int)strlen(user), NULL, path, NULL);
+			    h->s, user, (unsigned int)strlen(user), NULL, path, NULL);
 		} else if (step >= 5) {
 			return -1;
 		} else {
@@ -294,8 +294,8 @@ static void open_channels(struct ssh_host *h)
 			wait_io(h);
 			return;
 		}
-		ck_log("ssh %s: the tunnel to %s:%d was refused: %s", h->t.host, ch->addr,
-		       ch->port, ssh_error(h));
+		ck_log("ssh %s: the tunnel to %s:%d was refused: %s", h->t.host, ch->addr, ch->port,
+		       ssh_error(h));
 		console_link_failed(ch->c, "the host's sshd refused a tunnel to the console");
 		ch->c = NULL;
 	}
@@ -351,8 +351,8 @@ static void host_step(struct ssh_host *h)
 				  h->auth_tried ? h->auth_tried : "no key: none found");
 			return;
 		}
-		ck_log("ssh %s: session to %s@%s:%d ready", h->t.host, h->t.ssh_user,
-		       h->t.ssh_host, h->t.ssh_port);
+		ck_log("ssh %s: session to %s@%s:%d ready", h->t.host, h->t.ssh_user, h->t.ssh_host,
+		       h->t.ssh_port);
 		h->state = S_READY;
 		lws_set_timeout(h->wsi, NO_PENDING_TIMEOUT, 0);
 		/* fallthrough */
@@ -364,7 +364,7 @@ static void host_step(struct ssh_host *h)
 
 static int start_connect(struct ssh_host *h, struct lws_vhost *vh)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *ai;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
 	char port[8];
 	lws_adopt_desc_t ad;
 	int one = 1, idle = 15, intvl = 5, cnt = 3, rc;
@@ -373,8 +373,7 @@ static int start_connect(struct ssh_host *h, struct lws_vhost *vh)
 	/* host names resolve here, once per session: /etc/hosts or a fast resolver */
 	rc = getaddrinfo(h->t.ssh_host, port, &hints, &ai);
 	if (rc) {
-		ck_log("ssh %s: cannot resolve %s: %s", h->t.host, h->t.ssh_host,
-		       gai_strerror(rc));
+		ck_log("ssh %s: cannot resolve %s: %s", h->t.host, h->t.ssh_host, gai_strerror(rc));
 		return -1;
 	}
 	h->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -530,8 +529,8 @@ static void kick_all(struct ssh_host *h)
 	}
 }
 
-int sshtunnel_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			   void *in, size_t len)
+int sshtunnel_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			   size_t len)
 {
 	struct ssh_host *h = lws_get_opaque_user_data(wsi);
 	socklen_t sl = sizeof(int);

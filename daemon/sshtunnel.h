@@ -30,7 +30,7 @@ void ssh_chan_close(struct ssh_chan *ch);
 
 int sshtunnel_init(void);
 void sshtunnel_exit(void);
-int sshtunnel_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			   void *in, size_t len);
+int sshtunnel_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			   size_t len);
 
 #endif

@@ -17,8 +17,8 @@ int uri_decode(char *dst, size_t cap, const char *src, size_t n, int plus)
 		if (c == '+' && plus)
 			c = ' ';
 		else if (c == '%' && i + 2 < n && isxdigit((unsigned char)src[i + 1]) &&
-		    isxdigit((unsigned char)src[i + 2])) {
-			char hex[3] = { src[i + 1], src[i + 2], 0 };
+			 isxdigit((unsigned char)src[i + 2])) {
+			char hex[3] = {src[i + 1], src[i + 2], 0};
 
 			c = (char)strtol(hex, NULL, 16);
 			i += 2;

@@ -7,7 +7,7 @@ struct ck_uri {
 	char transport[32]; /* "" (local), ssh, libssh2, libssh, tcp, tls, unix, ... */
 	char user[64];
 	char host[256]; /* empty for a local hypervisor */
-	int port;       /* 0 when the URI names none */
+	int port;	/* 0 when the URI names none */
 	char keyfile[512];
 	char known_hosts[512];
 };

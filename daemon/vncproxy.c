@@ -344,8 +344,8 @@ void console_link_failed(struct console *c, const char *why)
 	console_free(c);
 }
 
-int vncproxy_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			  void *in, size_t len)
+int vncproxy_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			  size_t len)
 {
 	struct console *c = lws_get_opaque_user_data(wsi);
 	socklen_t sl = sizeof(int);
@@ -361,8 +361,8 @@ int vncproxy_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		}
 		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl) || err) {
 			snprintf(c->reason, sizeof(c->reason),
-				 "cannot connect to the console at %s:%d: %s", c->t.addr,
-				 c->t.port, strerror(err ? err : errno));
+				 "cannot connect to the console at %s:%d: %s", c->t.addr, c->t.port,
+				 strerror(err ? err : errno));
 			console_close(c, NULL);
 			return -1;
 		}

@@ -25,7 +25,7 @@ void console_link_ready(struct console *c);
 void console_link_kick(struct console *c); /* data may be readable or writable again */
 void console_link_failed(struct console *c, const char *why);
 
-int vncproxy_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			  void *in, size_t len);
+int vncproxy_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			  size_t len);
 
 #endif
