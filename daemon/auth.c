@@ -190,8 +190,9 @@ int auth_password_ok(const char *user, const char *password)
 			memcpy(hash, line + ulen + 1, hl);
 			hash[hl] = '\0';
 			memset(&cd, 0, sizeof(cd));
-			out = crypt_r(password, hash, &cd);
-			return out && out[0] != '*' && auth_equal(out, hash);
+			/* crypt_rn: NULL on failure instead of a "*" string */
+			out = crypt_rn(password, hash, &cd, sizeof(cd));
+			return out && auth_equal(out, hash);
 		}
 		line = *eol ? eol + 1 : eol;
 	}

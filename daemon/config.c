@@ -110,6 +110,21 @@ bad:
 	return -1;
 }
 
+void config_free(struct ck_config *cfg)
+{
+	struct ck_ssh_override *o;
+
+	while ((o = cfg->overrides)) {
+		cfg->overrides = o->next;
+		free(o->name);
+		free(o->host);
+		free(o->user);
+		free(o->key);
+		free(o->known_hosts);
+		free(o);
+	}
+}
+
 const struct ck_ssh_override *config_override(const struct ck_config *cfg, const char *host)
 {
 	const struct ck_ssh_override *o;

@@ -32,6 +32,7 @@ struct ck_config {
 };
 
 int config_load_file(struct ck_config *cfg, const char *path);
+void config_free(struct ck_config *cfg);
 const struct ck_ssh_override *config_override(const struct ck_config *cfg, const char *host);
 int config_is_loopback(const char *addr);
 

@@ -616,6 +616,7 @@ static int on_body(struct lws *wsi, struct pss *pss, const void *in, size_t len)
 static int on_body_done(struct lws *wsi, struct pss *pss)
 {
 	enum route r = pss->route;
+	int rc;
 
 	/* an empty body is an empty string, not NULL */
 	if (!pss->body && r != R_NONE && on_body(wsi, pss, "", 0))
@@ -623,9 +624,11 @@ static int on_body_done(struct lws *wsi, struct pss *pss)
 	pss->route = R_NONE;
 	switch (r) {
 	case R_LOGIN:
-		return password_login(wsi, pss);
+		rc = password_login(wsi, pss);
+		break;
 	case R_ME:
-		return name_session(wsi, pss);
+		rc = name_session(wsi, pss);
+		break;
 	case R_JOB:
 		pss->job->body = pss->body;
 		pss->job->body_len = pss->body_len;
@@ -636,6 +639,10 @@ static int on_body_done(struct lws *wsi, struct pss *pss)
 	default:
 		return 0;
 	}
+	free(pss->body);
+	pss->body = NULL;
+	pss->body_len = 0;
+	return rc;
 }
 
 /* A finished mount job: its reply goes to the connection that asked, if still there. */

@@ -246,10 +246,14 @@ int main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	if (parse_args(argc, argv, &cfg) || check_exposure(&cfg))
 		return 2;
-	if (cfg.config_file && config_load_file(&cfg, cfg.config_file))
+	if (cfg.config_file && config_load_file(&cfg, cfg.config_file)) {
+		config_free(&cfg);
 		return 2;
-	if (auth_init(&cfg, cfg.cert != NULL))
+	}
+	if (auth_init(&cfg, cfg.cert != NULL)) {
+		config_free(&cfg);
 		return 1;
+	}
 	protocols[0].per_session_data_size = http_pss_size();
 	protocols[1].per_session_data_size = http_pss_size();
 	api_set_config(&cfg);
@@ -263,8 +267,10 @@ int main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
-	if (sshtunnel_init())
+	if (sshtunnel_init()) {
+		config_free(&cfg);
 		return 1;
+	}
 	context = make_context(&cfg);
 	if (!context) {
 		ck_log("cannot listen on %s port %d", cfg.listen, cfg.port);
@@ -299,5 +305,6 @@ out_context:
 		api_job_free((struct api_job *)mj);
 out_ssh:
 	sshtunnel_exit();
+	config_free(&cfg);
 	return rc;
 }

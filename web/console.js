@@ -25,14 +25,14 @@ async function open() {
 	}
 	const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
 	const ws = new WebSocket(`${scheme}://${location.host}/console/${enc(host)}/${enc(vm)}?token=${enc(res.token)}`);
-	let reason = '';
-	ws.addEventListener('close', (ev) => { reason = ev.reason; });
+	const closed = new Promise((resolve) => ws.addEventListener('close', (ev) => resolve(ev.reason)));
 	const rfb = new RFB(document.getElementById('screen'), ws, {});
 	rfb.scaleViewport = true;
 	rfb.addEventListener('connect', () => say('connected'));
-	rfb.addEventListener('disconnect', (ev) => {
-		// the close event carries the daemon's reason; let it arrive first
-		setTimeout(() => say(`disconnected${reason ? ': ' + reason : ev.detail.clean ? '' : ' (connection lost)'}`, true), 50);
+	rfb.addEventListener('disconnect', async (ev) => {
+		// the close event carries the daemon's reason
+		const reason = await Promise.race([closed, new Promise((r) => setTimeout(() => r(''), 2000))]);
+		say(`disconnected${reason ? ': ' + reason : ev.detail.clean ? '' : ' (connection lost)'}`, true);
 	});
 	rfb.addEventListener('securityfailure', (ev) => say(`refused by the VNC server: ${ev.detail.reason || ev.detail.status}`, true));
 	rfb.addEventListener('credentialsrequired', () => {

@@ -112,6 +112,7 @@ function fakeMount(hosts) {
 async function startDaemon(mount, args = []) {
 	const port = await freePort();
 	const p = run(path.join(build, 'daemon/catkeeper-web'), ['--mount', mount, '--port', String(port), ...args]);
+	p.daemon = true;
 	const url = await until('the daemon URL', () => {
 		if (p.exitCode !== null)
 			throw new Error('catkeeper-web exited: ' + p.err);
@@ -169,6 +170,10 @@ async function finish() {
 		await sleep(50);
 	for (const p of alive())
 		p.kill('SIGKILL');
+	// the sanitizer build (make check) reports at exit
+	for (const p of children.filter((p) => p.daemon))
+		if (/ERROR: (Address|Leak)Sanitizer|runtime error:/.test(p.err))
+			ok(false, 'catkeeper-web ran without sanitizer reports', p.err.slice(-4000));
 	for (const c of cleanups.reverse())
 		c();
 	if (n)
