@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,8 +427,9 @@ static int parse_vnc(const char *s, struct console_target *t)
 }
 
 /* Where to reach the host's sshd: the URI, then the config file's override. */
-static void ssh_params(struct console_target *t, const struct ck_uri *u)
+static int ssh_params(struct console_target *t, const struct ck_uri *u)
 {
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
 	const struct ck_ssh_override *o = config_override(cfg, t->host);
 	const char *home = getenv("HOME");
 
@@ -446,6 +448,13 @@ static void ssh_params(struct console_target *t, const struct ck_uri *u)
 	else
 		snprintf(t->ssh_known_hosts, sizeof(t->ssh_known_hosts), "%s/.ssh/known_hosts",
 			 home ? home : "/root");
+	/* a name lookup may take seconds: here, not in the event loop */
+	if (getaddrinfo(t->ssh_host, NULL, &hints, &ai))
+		return -1;
+	getnameinfo(ai->ai_addr, ai->ai_addrlen, t->ssh_addr, sizeof(t->ssh_addr), NULL, 0,
+		    NI_NUMERICHOST);
+	freeaddrinfo(ai);
+	return 0;
 }
 
 static void do_console(struct api_job *j)
@@ -479,9 +488,12 @@ static void do_console(struct api_job *j)
 		fail(j, 502, "cannot parse the host's URI");
 		return;
 	}
-	if (uri_is_ssh(&u) || config_override(cfg, j->host))
-		ssh_params(t, &u);
-	else if (!uri_is_local(&u) && config_is_loopback(t->addr)) {
+	if (uri_is_ssh(&u) || config_override(cfg, j->host)) {
+		if (ssh_params(t, &u)) {
+			fail(j, 502, "cannot resolve the host's ssh address");
+			return;
+		}
+	} else if (!uri_is_local(&u) && config_is_loopback(t->addr)) {
 		fail(j, 502,
 		     "the console listens on the host's loopback and the host has no "
 		     "ssh transport: add an ssh override to the config file");

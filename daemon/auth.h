@@ -26,6 +26,7 @@ struct console_target {
 	int port;
 	int ssh; /* reach addr:port through the host's sshd */
 	char ssh_host[256], ssh_user[64], ssh_key[512], ssh_known_hosts[512];
+	char ssh_addr[64]; /* ssh_host resolved off the event loop */
 	int ssh_port;
 };
 

@@ -78,7 +78,7 @@ static const char *ssh_error(struct ssh_host *h)
 
 static int same_host(const struct ssh_host *h, const struct console_target *t)
 {
-	return !strcmp(h->t.host, t->host) && !strcmp(h->t.ssh_host, t->ssh_host) &&
+	return !strcmp(h->t.host, t->host) && !strcmp(h->t.ssh_addr, t->ssh_addr) &&
 	       h->t.ssh_port == t->ssh_port && !strcmp(h->t.ssh_user, t->ssh_user) &&
 	       !strcmp(h->t.ssh_key, t->ssh_key) &&
 	       !strcmp(h->t.ssh_known_hosts, t->ssh_known_hosts);
@@ -364,16 +364,17 @@ static void host_step(struct ssh_host *h)
 
 static int start_connect(struct ssh_host *h, struct lws_vhost *vh)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV},
+			*ai;
 	char port[8];
 	lws_adopt_desc_t ad;
 	int one = 1, idle = 15, intvl = 5, cnt = 3, rc;
 
 	snprintf(port, sizeof(port), "%d", h->t.ssh_port);
-	/* host names resolve here, once per session: /etc/hosts or a fast resolver */
-	rc = getaddrinfo(h->t.ssh_host, port, &hints, &ai);
+	rc = getaddrinfo(h->t.ssh_addr, port, &hints, &ai);
 	if (rc) {
-		ck_log("ssh %s: cannot resolve %s: %s", h->t.host, h->t.ssh_host, gai_strerror(rc));
+		ck_log("ssh %s: bad address %s: %s", h->t.host, h->t.ssh_addr, gai_strerror(rc));
 		return -1;
 	}
 	h->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
