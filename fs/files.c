@@ -9,16 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const names[] = {
-    [F_STATE] = "state",     [F_CONFIG] = "config.xml",
-    [F_OWNER] = "owner",     [F_DESCRIPTION] = "description",
-    [F_IP] = "ip",	     [F_VNC] = "vnc",
-    [F_UUID] = "uuid",	     [F_VCPUS] = "vcpus",
-    [F_MEMORY] = "memory",   [F_AUTOSTART] = "autostart",
-    [F_HISTORY] = "history", [F_ERROR] = "error",
-    [F_URI] = ".uri",	     [F_STATUS] = ".status",
-};
-
 static const char *const lifecycle_words[] = {
     "start", "shutdown", "reboot", "reset", "destroy", "suspend", "resume",
 };
@@ -27,14 +17,14 @@ static const char *const lifecycle_words[] = {
 
 const char *file_name(enum file_kind kind)
 {
-	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : NULL;
+	return inv_file_name(kind);
 }
 
 enum file_kind file_kind_of(const char *name)
 {
-	for (size_t k = 1; k < sizeof(names) / sizeof(names[0]); k++)
-		if (names[k] && !strcmp(names[k], name))
-			return (enum file_kind)k;
+	for (enum file_kind k = F_STATE; k <= F_STATUS; k++)
+		if (inv_file_name(k) && !strcmp(inv_file_name(k), name))
+			return k;
 	return F_DIR;
 }
 

@@ -129,14 +129,20 @@ bool inv_host_writable(const struct host *h)
 
 /* ---- the change stream ---- */
 
-static const char *const file_names[] = {
+static const char *const file_names[F_STATUS + 1] = {
     [F_STATE] = "state",     [F_CONFIG] = "config.xml",
     [F_OWNER] = "owner",     [F_DESCRIPTION] = "description",
     [F_IP] = "ip",	     [F_VNC] = "vnc",
     [F_UUID] = "uuid",	     [F_VCPUS] = "vcpus",
     [F_MEMORY] = "memory",   [F_AUTOSTART] = "autostart",
     [F_HISTORY] = "history", [F_ERROR] = "error",
+    [F_URI] = ".uri",	     [F_STATUS] = ".status",
 };
+
+const char *inv_file_name(enum file_kind kind)
+{
+	return kind <= F_STATUS ? file_names[kind] : NULL;
+}
 
 char *inv_path(struct node *n, enum file_kind kind)
 {
@@ -146,10 +152,8 @@ char *inv_path(struct node *n, enum file_kind kind)
 	if (n->type == N_HOST) {
 		struct host *h = (struct host *)n;
 
-		if (kind == F_URI)
-			rc = asprintf(&p, "%s/.uri", h->name);
-		else if (kind == F_STATUS)
-			rc = asprintf(&p, "%s/.status", h->name);
+		if (kind == F_URI || kind == F_STATUS)
+			rc = asprintf(&p, "%s/%s", h->name, file_names[kind]);
 		else
 			rc = asprintf(&p, "%s", h->name);
 	} else if (n->type == N_VM) {
@@ -288,6 +292,18 @@ static int vm_insert(struct host *h, struct vm *vm)
 	return hmap_put(&h->by_name, hmap_hash_str(vm->name), vm);
 }
 
+static void vm_free(struct vm *vm)
+{
+	free(vm->name);
+	free(vm->owner);
+	free(vm->description);
+	free(vm->ips);
+	free(vm->vnc);
+	free(vm->error);
+	free(vm->owner_writer);
+	free(vm);
+}
+
 static struct vm *vm_new(struct host *h, const char *name)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -305,19 +321,12 @@ static struct vm *vm_new(struct host *h, const char *name)
 	vm->mtime = time(NULL);
 	if (!vm->name || !vm->owner || !vm->description || !vm->ips || !vm->vnc || !vm->error ||
 	    !new_node(&vm->node, N_VM)) {
-		free(vm->name);
-		free(vm->owner);
-		free(vm->description);
-		free(vm->ips);
-		free(vm->vnc);
-		free(vm->error);
-		free(vm);
+		vm_free(vm);
 		return NULL;
 	}
 	if (vm_insert(h, vm) < 0) {
 		drop_node(&vm->node);
-		free(vm->name);
-		free(vm);
+		vm_free(vm);
 		return NULL;
 	}
 	return vm;
@@ -350,14 +359,7 @@ static void vm_remove(struct vm *vm)
 		vm->scratch = s->next;
 		scratch_free(s);
 	}
-	free(vm->name);
-	free(vm->owner);
-	free(vm->description);
-	free(vm->ips);
-	free(vm->vnc);
-	free(vm->error);
-	free(vm->owner_writer);
-	free(vm);
+	vm_free(vm);
 }
 
 static void vm_rename(struct vm *vm, const char *name)

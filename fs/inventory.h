@@ -134,6 +134,8 @@ struct scratch *inv_scratch(struct vm *vm, const char *name);
 size_t inv_vm_index(struct host *h, uint64_t id);
 bool inv_host_writable(const struct host *h);
 char *inv_path(struct node *n, enum file_kind kind);
+/* The name of a VM's or host's file, NULL for none. */
+const char *inv_file_name(enum file_kind kind);
 
 /* Take the write lock themselves. */
 int inv_mkdir_host(const char *name, uint64_t *id);
