@@ -26,6 +26,11 @@
 #define BACKOFF_MAX 2.0
 /* How long a write waits for its host before it gives up with ETIMEDOUT. */
 #define CALL_TIMEOUT_SECS 60
+/* How long a connection attempt may hang before the host shows unreachable. */
+#define CONNECT_PATIENCE_MS 10000
+#define CONNECT_PATIENCE_TEXT "10"
+/* How long unmounting waits for a host's threads stuck in a call. */
+#define STOP_WAIT_SECS 3
 
 struct job {
 	struct hc_request req;
@@ -53,7 +58,7 @@ struct hostconn {
 	pthread_cond_t wake; /* refresher */
 	pthread_cond_t work; /* actor */
 	virConnectPtr conn;
-	bool stop, closed;
+	bool stop, closed, connecting;
 	int life_cb, meta_cb;
 	char **resync;
 	size_t nresync;
@@ -695,18 +700,45 @@ static void timed_wait(struct hostconn *hc, double secs)
 	pthread_cond_timedwait(&hc->wake, &hc->lock, &ts);
 }
 
+/*
+ * A connection attempt to a black-holed host hangs until TCP gives up
+ * (minutes): after a while the host is shown unreachable, and the attempt
+ * goes on.
+ */
+static void connect_slow(int timer, void *opaque)
+{
+	struct hostconn *hc = opaque;
+	bool still;
+
+	virEventRemoveTimeout(timer);
+	pthread_mutex_lock(&hc->lock);
+	still = hc->connecting;
+	pthread_mutex_unlock(&hc->lock);
+	if (still)
+		hc->cb->status(hc->opaque, HOST_UNREACHABLE,
+			       "no answer within " CONNECT_PATIENCE_TEXT " s, still trying");
+}
+
 static void *refresher_main(void *arg)
 {
 	struct hostconn *hc = arg;
 	double backoff = BACKOFF_FIRST, next_pass = 0;
+	int watchdog;
 
 	pthread_mutex_lock(&hc->lock);
 	while (!hc->stop) {
 		if (!hc->conn) {
 			virConnectPtr conn;
 
+			hc->connecting = true;
 			pthread_mutex_unlock(&hc->lock);
+			watchdog = virEventAddTimeout(CONNECT_PATIENCE_MS, connect_slow, hc, NULL);
 			conn = connect_host(hc);
+			pthread_mutex_lock(&hc->lock);
+			hc->connecting = false;
+			pthread_mutex_unlock(&hc->lock);
+			if (watchdog >= 0)
+				virEventRemoveTimeout(watchdog);
 			if (!conn) {
 				hc->cb->status(hc->opaque, HOST_UNREACHABLE,
 					       virGetLastErrorMessage());
@@ -1125,6 +1157,9 @@ fail:
 
 void hostconn_free(struct hostconn *hc)
 {
+	struct timespec deadline;
+	bool stuck;
+
 	if (!hc)
 		return;
 	pthread_mutex_lock(&hc->lock);
@@ -1132,8 +1167,20 @@ void hostconn_free(struct hostconn *hc)
 	pthread_cond_broadcast(&hc->wake);
 	pthread_cond_broadcast(&hc->work);
 	pthread_mutex_unlock(&hc->lock);
-	pthread_join(hc->refresher, NULL);
-	pthread_join(hc->actor, NULL);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += STOP_WAIT_SECS;
+	stuck = pthread_timedjoin_np(hc->refresher, NULL, &deadline) != 0;
+	if (stuck)
+		pthread_detach(hc->refresher);
+	if (pthread_timedjoin_np(hc->actor, NULL, &deadline)) {
+		pthread_detach(hc->actor);
+		stuck = true;
+	}
+	if (stuck) {
+		/* Blocked in a call to a dead host: the process exits without it. */
+		log_msg("%s: its connection is still blocked; leaving it", hc->name);
+		return;
+	}
 	if (hc->conn)
 		disconnect_host(hc, hc->conn);
 	for (size_t i = 0; i < hc->nresync; i++)
