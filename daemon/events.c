@@ -161,7 +161,12 @@ static void handle_batch(char *lines)
 		send_target(&targets[i]);
 }
 
-static int open_events(void)
+/*
+ * Test trees stand in for the stream with a FIFO, which hangs up between
+ * writers unless we hold a writer ourselves, or a regular file, followed
+ * from its end as tail -f does (*growing is set then).
+ */
+static int open_events(int *growing)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -169,19 +174,24 @@ static int open_events(void)
 
 	snprintf(path, sizeof(path), "%s/.events", mountio_root());
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) || !S_ISFIFO(st.st_mode))
+	*growing = 0;
+	if (fd < 0 || fstat(fd, &st))
 		return fd;
-	/* a FIFO standing in for the stream (a test tree) hangs up between writers
-	 * unless we hold a writer ourselves */
-	close(fd);
-	return open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (S_ISREG(st.st_mode)) {
+		*growing = 1;
+		lseek(fd, 0, SEEK_END);
+	} else if (S_ISFIFO(st.st_mode)) {
+		close(fd);
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	}
+	return fd;
 }
 
 static void *follow(void *arg)
 {
 	static char buf[65536];
 	size_t have = 0;
-	int fd = -1, opened_before = 0, complained = 0;
+	int fd = -1, opened_before = 0, complained = 0, growing = 0;
 
 	(void)arg;
 	for (;;) {
@@ -191,7 +201,7 @@ static void *follow(void *arg)
 		char *end;
 
 		if (fd < 0) {
-			fd = open_events();
+			fd = open_events(&growing);
 			if (fd < 0) {
 				if (!complained++)
 					ck_log("events: cannot open %s/.events: %s (retrying)",
@@ -216,6 +226,11 @@ static void *follow(void *arg)
 		r = read(fd, buf + have, sizeof(buf) - 1 - have);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
+		if (!r && growing) {
+			/* a regular file is always readable: wait for it to grow */
+			usleep(50000);
+			continue;
+		}
 		if (r <= 0) {
 			if (r < 0)
 				ck_log("events: read: %s (reopening)", strerror(errno));

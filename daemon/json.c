@@ -69,28 +69,65 @@ void sb_printf(struct sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned int cp;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (len > n)
+		return 0;
+	cp = s[0] & (0xff >> (len + 1));
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and beyond U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * Invalid UTF-8 (a description written by any tool) becomes U+FFFD: a browser
+ * drops a websocket whose text frame is not UTF-8.
+ */
 void sb_json_str(struct sbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i, start = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, start = 0, len;
 
 	sb_add(b, "\"", 1);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	while (i < n) {
+		unsigned char c = u[i];
 		char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			i++;
 			continue;
+		}
+		if (c >= 0x80 && (len = utf8_len(u + i, n - i))) {
+			i += len;
+			continue;
+		}
 		sb_add(b, s + start, i - start);
-		start = i + 1;
 		if (c == '"' || c == '\\') {
 			esc[1] = (char)c;
 			sb_add(b, esc, 2);
 		} else if (c == '\n') {
 			sb_add(b, "\\n", 2);
+		} else if (c >= 0x80) {
+			sb_add(b, "\\ufffd", 6);
 		} else {
 			sb_add(b, esc, 6);
 		}
+		start = ++i;
 	}
 	sb_add(b, s + start, n - start);
 	sb_add(b, "\"", 1);

@@ -94,6 +94,8 @@ async function startMount(args = [], ready = 'default/test/state') {
 /* A plain directory that looks like a mount: hosts and VMs as the spec lists them. */
 function fakeMount(hosts) {
 	const mnt = path.join(tmpdir('fake'), 'mnt');
+	fs.mkdirSync(mnt, { recursive: true });
+	execFileSync('mkfifo', [path.join(mnt, '.events')]);
 	for (const [host, h] of Object.entries(hosts)) {
 		fs.mkdirSync(path.join(mnt, host), { recursive: true });
 		fs.writeFileSync(path.join(mnt, host, '.uri'), h.uri + '\n');
