@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "domxml.h"
+#include "hmap.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -104,6 +105,8 @@ int domxml_definition(const char *xml, struct dom_info *di)
 	di->vcpus = (unsigned)strtoul(s ? s : "0", NULL, 10);
 	free(s);
 	di->config_size = strlen(xml);
+	/* Any change of the definition, even one of the same size, is a change of config.xml. */
+	di->config_hash = hmap_hash_str(xml);
 	di->fields |= DI_SIZES;
 	xmlFreeDoc(doc);
 	return di->owner && di->description ? 0 : -ENOMEM;

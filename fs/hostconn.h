@@ -10,6 +10,7 @@
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define UUID_LEN 37
 
@@ -48,6 +49,7 @@ struct dom_info {
 	unsigned vcpus;
 	unsigned long long memory_kib;
 	size_t config_size;
+	uint64_t config_hash;
 	char *owner;
 	char *description;
 	char *vnc;

@@ -423,7 +423,11 @@ static void apply(struct vm *vm, const struct dom_info *di, struct owner_note *n
 			inv_value_changed(&vm->node, F_HISTORY);
 		}
 		set_str(vm, F_DESCRIPTION, &vm->description, di->description);
-		SET_NUM(vm, F_CONFIG, config_size, di->config_size);
+		if (vm->config_size != di->config_size || vm->config_hash != di->config_hash) {
+			vm->config_size = di->config_size;
+			vm->config_hash = di->config_hash;
+			inv_value_changed(&vm->node, F_CONFIG);
+		}
 	}
 	if (di->fields & DI_SIZES) {
 		SET_NUM(vm, F_VCPUS, vcpus, di->vcpus);

@@ -96,6 +96,7 @@ struct vm {
 	unsigned vcpus;
 	unsigned long long memory_kib;
 	size_t config_size;
+	uint64_t config_hash;
 	char *owner, *description, *ips, *vnc, *error;
 	char *owner_writer; /* local user of a reservation under way */
 	time_t mtime;
