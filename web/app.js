@@ -126,6 +126,15 @@ function fill(row) {
 		`<td>${esc(d.description)}</td><td class="ip">${esc(d.ip)}</td>` +
 		`<td>${consoleCell(d)}</td><td>${actions(d)}</td>`;
 	row.tr.hidden = !matches(row);
+	markStale(row);
+}
+
+/* The values of a host that cannot be reached are its last known ones. */
+function markStale(row) {
+	const h = hosts.get(row.data.host);
+	const stale = Boolean(h && h.status && h.status !== 'connected');
+	row.tr.classList.toggle('stale', stale);
+	row.tr.title = stale ? `${row.data.host}: ${h.status}` : '';
 }
 
 function upsert(d) {
@@ -223,6 +232,9 @@ function follow() {
 					}
 			} else {
 				hosts.set(m.host.name, m.host);
+				for (const r of vms.values())
+					if (r.data.host === m.host.name)
+						markStale(r);
 			}
 			showHosts();
 			applyFilter();
