@@ -203,8 +203,10 @@ static int send_reply(struct lws *wsi, struct pss *pss)
 		    (pss->close_after &&
 		     lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 						  (const unsigned char *)"close", 5, &p, end)) ||
-		    lws_finalize_write_http_header(wsi, start, &p, end))
+		    lws_finalize_write_http_header(wsi, start, &p, end)) {
+			ck_log("cannot write the headers of a reply: connection closed");
 			return -1;
+		}
 		pss->hdr_sent = 1;
 		if (pss->out.len) {
 			lws_callback_on_writable(wsi);
@@ -273,6 +275,8 @@ static int serve_file(struct lws *wsi, struct pss *pss, const char *root, const 
 	if (add_security_headers(wsi, &p, end))
 		return -1;
 	n = lws_serve_http_file(wsi, real, mime, (const char *)hb, (int)(p - hb));
+	if (n < 0)
+		ck_log("cannot serve %s: connection closed", real);
 	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
 		return -1;
 	return 0;
@@ -604,8 +608,10 @@ static int on_body(struct lws *wsi, struct pss *pss, const void *in, size_t len)
 		return reply_error(wsi, pss, 413, "request too large");
 	}
 	p = realloc(pss->body, pss->body_len + len + 1);
-	if (!p)
+	if (!p) {
+		ck_log("out of memory for a request body: connection closed");
 		return -1;
+	}
 	pss->body = p;
 	memcpy(p + pss->body_len, in, len);
 	pss->body_len += len;
