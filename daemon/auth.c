@@ -15,6 +15,7 @@
 
 struct grant {
 	char token[AUTH_ID_LEN + 1];
+	char sid[AUTH_ID_LEN + 1]; /* the session it was given to */
 	char user[AUTH_USER_MAX + 1];
 	time_t expires;
 	struct console_target t;
@@ -268,7 +269,7 @@ int auth_origin_ok(const char *origin, const char *host)
 	return !strncmp(origin, scheme, sl) && !strcasecmp(origin + sl, host) && auth_host_ok(host);
 }
 
-int auth_console_grant(const struct console_target *t, const char *user, char *token_out)
+int auth_console_grant(const struct console_target *t, const struct session *s, char *token_out)
 {
 	time_t now = time(NULL);
 	struct grant *g = NULL;
@@ -286,13 +287,14 @@ int auth_console_grant(const struct console_target *t, const char *user, char *t
 	}
 	g->expires = now + a.ttl;
 	g->t = *t;
-	snprintf(g->user, sizeof(g->user), "%s", user);
+	strcpy(g->sid, s->id);
+	strcpy(g->user, s->user);
 	strcpy(token_out, g->token);
 	pthread_mutex_unlock(&a.grant_lock);
 	return 0;
 }
 
-int auth_console_claim(const char *token, const char *host, const char *vm,
+int auth_console_claim(const char *token, const char *host, const char *vm, const struct session *s,
 		       struct console_target *t, char *user_out)
 {
 	time_t now = time(NULL);
@@ -304,7 +306,8 @@ int auth_console_claim(const char *token, const char *host, const char *vm,
 
 		if (!g->token[0] || !auth_equal(g->token, token))
 			continue;
-		if (g->expires >= now && !strcmp(g->t.host, host) && !strcmp(g->t.vm, vm)) {
+		if (g->expires >= now && !strcmp(g->t.host, host) && !strcmp(g->t.vm, vm) &&
+		    auth_equal(g->sid, s->id)) {
 			*t = g->t;
 			strcpy(user_out, g->user);
 			rc = 0;

@@ -49,10 +49,13 @@ int auth_host_ok(const char *host);
 int auth_origin_ok(const char *origin, const char *host);
 int auth_secure(void);
 
-/* Console tokens: short-lived, single use, bound to one VM. Thread-safe. */
-int auth_console_grant(const struct console_target *t, const char *user, char *token_out);
-/* Copies the target and forgets the token; -1 when unknown, expired or for another VM. */
-int auth_console_claim(const char *token, const char *host, const char *vm,
+/* Console tokens: short-lived, single use, bound to one VM and one session. Thread-safe. */
+int auth_console_grant(const struct console_target *t, const struct session *s, char *token_out);
+/*
+ * Copies the target and forgets the token; -1 when unknown, expired, or for
+ * another VM or session.
+ */
+int auth_console_claim(const char *token, const char *host, const char *vm, const struct session *s,
 		       struct console_target *t, char *user_out);
 
 int auth_random_id(char *out);

@@ -664,11 +664,15 @@ static void job_done(struct api_job *j)
 	pss = lws_wsi_user(wsi);
 	pss->job = NULL;
 	if (j->op == API_CONSOLE && j->status == 200) {
+		struct session *s = auth_session_find(pss->sid);
 		char token[AUTH_ID_LEN + 1];
 
-		if (auth_console_grant(&j->target, j->user, token)) {
+		if (!s || auth_console_grant(&j->target, s, token)) {
 			api_job_free(j);
-			reply_error(wsi, pss, 503, "too many console tokens, try again");
+			if (s)
+				reply_error(wsi, pss, 503, "too many console tokens, try again");
+			else
+				reply_error(wsi, pss, 401, "not logged in");
 			return;
 		}
 		sb_printf(&j->out, "{\"token\":\"%s\",\"ssh\":%s}", token,
@@ -715,7 +719,7 @@ static int ws_filter(struct lws *wsi, struct pss *pss)
 	n = split_path(uri, part, 4);
 	if (n != 3 || strcmp(part[0], "console") ||
 	    !(token = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf))) ||
-	    auth_console_claim(token, part[1], part[2], &t, user)) {
+	    auth_console_claim(token, part[1], part[2], s, &t, user)) {
 		ck_log("refused a console without a valid token for it");
 		return -1;
 	}
