@@ -9,7 +9,7 @@ BUILD_PKGS = meson ninja-build pkg-config gcc libfuse3-dev fuse3 libvirt-dev lib
 	libsqlite3-dev libwebsockets-dev libssh2-1-dev libvirt-clients libvirt-daemon novnc
 TEST_PKGS  = inotify-tools vim-tiny python3-libvirt libvirt-daemon-driver-qemu \
 	qemu-system-x86 dnsmasq-base iptables nftables openssh-client openssh-server \
-	socat chromium nodejs npm websockify valgrind
+	socat chromium websockify valgrind
 
 .PHONY: all deps test-deps build build-san demo check bench clean
 
@@ -20,6 +20,8 @@ deps:
 
 test-deps: deps
 	@./tests/install-deps $(TEST_PKGS)
+	@# Node.js may come from elsewhere (its npm then conflicts with Debian's).
+	@command -v node >/dev/null && command -v npm >/dev/null || ./tests/install-deps nodejs npm
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
