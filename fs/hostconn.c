@@ -26,9 +26,12 @@
 #define BACKOFF_MAX 2.0
 /* How long a write waits for its host before it gives up with ETIMEDOUT. */
 #define CALL_TIMEOUT_SECS 60
-/* How long a connection attempt may hang before the host shows unreachable. */
-#define CONNECT_PATIENCE_MS 10000
+/* How long a connection may take before the host shows unreachable. */
+#define CONNECT_PATIENCE_SECS 10
 #define CONNECT_PATIENCE_TEXT "10"
+/* A new attempt while the others hang, and how many may hang at once. */
+#define CONNECT_RETRY_SECS 3
+#define CONNECT_ATTEMPTS 4
 /* How long unmounting waits for a host's threads stuck in a call. */
 #define STOP_WAIT_SECS 3
 
@@ -58,7 +61,8 @@ struct hostconn {
 	pthread_cond_t wake; /* refresher */
 	pthread_cond_t work; /* actor */
 	virConnectPtr conn;
-	bool stop, closed, connecting;
+	bool stop, closed;
+	struct attempt *attempts; /* connecting, see connect_host() */
 	int life_cb, meta_cb;
 	char **resync;
 	size_t nresync;
@@ -653,12 +657,8 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
 		hc->cb->status(hc->opaque, HOST_UNREACHABLE, close_reason(reason));
 }
 
-static virConnectPtr connect_host(struct hostconn *hc)
+static void setup_conn(struct hostconn *hc, virConnectPtr conn)
 {
-	virConnectPtr conn = virConnectOpen(hc->uri);
-
-	if (!conn)
-		return NULL;
 	/* Local drivers have no keepalive nor close callback; that is fine. */
 	virConnectSetKeepAlive(conn, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT);
 	virConnectRegisterCloseCallback(conn, on_close, hc, NULL);
@@ -672,7 +672,6 @@ static virConnectPtr connect_host(struct hostconn *hc)
 		log_msg("%s: no domain events (%s): changes are seen every %d s", hc->name,
 			virGetLastErrorMessage(), hc->refresh_secs);
 	virResetLastError();
-	return conn;
 }
 
 static void disconnect_host(struct hostconn *hc, virConnectPtr conn)
@@ -701,57 +700,156 @@ static void timed_wait(struct hostconn *hc, double secs)
 }
 
 /*
- * A connection attempt to a black-holed host hangs until TCP gives up
- * (minutes): after a while the host is shown unreachable, and the attempt
- * goes on.
+ * Opening a connection cannot be cancelled, and one to a black-holed host
+ * hangs until TCP gives up (its SYNs are retried after 1, 3, 7, 15... s).
+ * So each attempt runs on a thread of its own, and while none has answered a
+ * new one starts every CONNECT_RETRY_SECS: a host that comes back is reached
+ * within that time. The first to succeed is kept, later ones are closed.
  */
-static void connect_slow(int timer, void *opaque)
-{
-	struct hostconn *hc = opaque;
-	bool still;
+struct attempt {
+	struct hostconn *hc;
+	virConnectPtr conn;
+	char *error;
+	bool done;
+	struct attempt *next;
+};
 
-	virEventRemoveTimeout(timer);
+static void *attempt_main(void *arg)
+{
+	struct attempt *a = arg;
+	struct hostconn *hc = a->hc;
+	virConnectPtr conn = virConnectOpen(hc->uri);
+	char *error = conn ? NULL : strdup(virGetLastErrorMessage());
+
 	pthread_mutex_lock(&hc->lock);
-	still = hc->connecting;
+	a->conn = conn;
+	a->error = error;
+	a->done = true;
+	pthread_cond_broadcast(&hc->wake);
 	pthread_mutex_unlock(&hc->lock);
-	if (still)
-		hc->cb->status(hc->opaque, HOST_UNREACHABLE,
-			       "no answer within " CONNECT_PATIENCE_TEXT " s, still trying");
+	return NULL;
+}
+
+/* Under the lock. */
+static int attempt_start(struct hostconn *hc)
+{
+	struct attempt *a = calloc(1, sizeof(*a));
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	if (!a)
+		return -1;
+	a->hc = hc;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, attempt_main, a);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		free(a);
+		return -1;
+	}
+	a->next = hc->attempts;
+	hc->attempts = a;
+	return 0;
+}
+
+/*
+ * Under the lock: takes the finished attempts, keeping the first connection
+ * into *conn and the last error into *error; closes the other connections.
+ * Returns how many attempts are still under way.
+ */
+static int attempt_harvest(struct hostconn *hc, virConnectPtr *conn, char **error)
+{
+	int running = 0;
+
+	for (struct attempt **pp = &hc->attempts; *pp;) {
+		struct attempt *a = *pp;
+
+		if (!a->done) {
+			running++;
+			pp = &a->next;
+			continue;
+		}
+		*pp = a->next;
+		if (a->conn && !*conn && !hc->stop) {
+			*conn = a->conn;
+		} else if (a->conn) {
+			pthread_mutex_unlock(&hc->lock);
+			virConnectClose(a->conn);
+			pthread_mutex_lock(&hc->lock);
+		}
+		if (a->error) {
+			free(*error);
+			*error = a->error;
+		}
+		free(a);
+	}
+	return running;
+}
+
+/* Under the lock: a connection, or NULL with *error set (or on stop). */
+static virConnectPtr connect_host(struct hostconn *hc, char **error)
+{
+	double started = now_mono(), next_try = started;
+	virConnectPtr conn = NULL;
+	bool told = false;
+
+	while (!hc->stop) {
+		int running = attempt_harvest(hc, &conn, error);
+
+		if (conn)
+			return conn;
+		if (*error && !running)
+			return NULL;
+		if (now_mono() >= next_try && running < CONNECT_ATTEMPTS) {
+			if (attempt_start(hc) < 0 && !running) {
+				*error = strdup("cannot start a thread to connect");
+				return NULL;
+			}
+			next_try = now_mono() + CONNECT_RETRY_SECS;
+		}
+		if (!told && now_mono() - started >= CONNECT_PATIENCE_SECS) {
+			told = true;
+			pthread_mutex_unlock(&hc->lock);
+			hc->cb->status(hc->opaque, HOST_UNREACHABLE,
+				       "no answer within " CONNECT_PATIENCE_TEXT
+				       " s, still trying");
+			pthread_mutex_lock(&hc->lock);
+			continue;
+		}
+		timed_wait(hc, next_try - now_mono() > 0 ? next_try - now_mono() : 0.05);
+	}
+	return NULL;
 }
 
 static void *refresher_main(void *arg)
 {
 	struct hostconn *hc = arg;
 	double backoff = BACKOFF_FIRST, next_pass = 0;
-	int watchdog;
 
 	pthread_mutex_lock(&hc->lock);
 	while (!hc->stop) {
 		if (!hc->conn) {
-			virConnectPtr conn;
+			char *error = NULL;
+			virConnectPtr conn = connect_host(hc, &error);
 
-			hc->connecting = true;
-			pthread_mutex_unlock(&hc->lock);
-			watchdog = virEventAddTimeout(CONNECT_PATIENCE_MS, connect_slow, hc, NULL);
-			conn = connect_host(hc);
-			pthread_mutex_lock(&hc->lock);
-			hc->connecting = false;
-			pthread_mutex_unlock(&hc->lock);
-			if (watchdog >= 0)
-				virEventRemoveTimeout(watchdog);
 			if (!conn) {
-				hc->cb->status(hc->opaque, HOST_UNREACHABLE,
-					       virGetLastErrorMessage());
+				pthread_mutex_unlock(&hc->lock);
+				if (error)
+					hc->cb->status(hc->opaque, HOST_UNREACHABLE, error);
+				free(error);
 				pthread_mutex_lock(&hc->lock);
 				timed_wait(hc, backoff);
 				backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
 				continue;
 			}
+			free(error);
 			backoff = BACKOFF_FIRST;
-			pthread_mutex_lock(&hc->lock);
 			hc->conn = conn;
 			hc->closed = false;
 			pthread_mutex_unlock(&hc->lock);
+			setup_conn(hc, conn);
 			if (full_pass(hc, conn) == 0)
 				hc->cb->status(hc->opaque, HOST_CONNECTED, NULL);
 			else
@@ -1175,6 +1273,17 @@ void hostconn_free(struct hostconn *hc)
 	if (pthread_timedjoin_np(hc->actor, NULL, &deadline)) {
 		pthread_detach(hc->actor);
 		stuck = true;
+	}
+	if (!stuck) {
+		virConnectPtr extra = NULL;
+		char *error = NULL;
+
+		pthread_mutex_lock(&hc->lock);
+		stuck = attempt_harvest(hc, &extra, &error) > 0;
+		pthread_mutex_unlock(&hc->lock);
+		free(error);
+		if (extra)
+			virConnectClose(extra);
 	}
 	if (stuck) {
 		/* Blocked in a call to a dead host: the process exits without it. */
