@@ -63,6 +63,7 @@ struct hostconn {
 	virConnectPtr conn;
 	bool stop, closed;
 	struct attempt *attempts; /* connecting, see connect_host() */
+	uint64_t tickets;
 	int life_cb, meta_cb;
 	char **resync;
 	size_t nresync;
@@ -353,11 +354,22 @@ static void forget_all(struct hostconn *hc)
 	hmap_destroy(&hc->seen);
 }
 
+static uint64_t take_ticket(struct hostconn *hc)
+{
+	uint64_t t;
+
+	pthread_mutex_lock(&hc->lock);
+	t = ++hc->tickets;
+	pthread_mutex_unlock(&hc->lock);
+	return t;
+}
+
 /* Reads a domain again and reports it; the refresher and actor both use it. */
 static void resync_one(struct hostconn *hc, virConnectPtr conn, const char *uuid)
 {
+	uint64_t ticket = take_ticket(hc);
 	virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
-	struct dom_info di = {0};
+	struct dom_info di = {.ticket = ticket};
 
 	if (!dom) {
 		virErrorPtr e = virGetLastError();
@@ -366,7 +378,7 @@ static void resync_one(struct hostconn *hc, virConnectPtr conn, const char *uuid
 			pthread_mutex_lock(&hc->lock);
 			forget(hc, uuid);
 			pthread_mutex_unlock(&hc->lock);
-			hc->cb->domain_gone(hc->opaque, uuid);
+			hc->cb->domain_gone(hc->opaque, uuid, ticket);
 		}
 		return;
 	}
@@ -455,6 +467,7 @@ static void free_uuids(char **uuids, int n)
 /* The state of one bulk pass, shared by its fetching threads. */
 struct pass {
 	struct hostconn *hc;
+	uint64_t ticket; /* taken before the listing */
 	virDomainStatsRecordPtr *recs;
 	int n;
 	char **autos, **transients;
@@ -475,7 +488,7 @@ static void pass_one(struct pass *p, int i)
 {
 	struct hostconn *hc = p->hc;
 	virDomainPtr dom = p->recs[i]->dom;
-	struct dom_info di = {0};
+	struct dom_info di = {.ticket = p->ticket};
 	struct seen *s;
 	bool need_detail;
 
@@ -548,7 +561,7 @@ static void *pass_worker(void *arg)
 static int full_pass(struct hostconn *hc, virConnectPtr conn)
 {
 	unsigned what = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BALLOON;
-	struct pass p = {.hc = hc};
+	struct pass p = {.hc = hc, .ticket = take_ticket(hc)};
 	pthread_t threads[PASS_THREADS];
 	int nthreads = 0;
 
@@ -575,7 +588,7 @@ static int full_pass(struct hostconn *hc, virConnectPtr conn)
 		for (int i = 0; i < p.n; i++)
 			if (p.uuids[i])
 				p.uuids[m++] = p.uuids[i];
-		hc->cb->sweep(hc->opaque, p.uuids, m);
+		hc->cb->sweep(hc->opaque, p.uuids, m, p.ticket);
 		p.n = m;
 	}
 	free_uuids(p.uuids, p.n);

@@ -41,6 +41,8 @@ enum {
 
 struct dom_info {
 	unsigned fields;
+	/* Fetches started later have larger tickets: an older one never overwrites. */
+	uint64_t ticket;
 	char *name;
 	char uuid[UUID_LEN];
 	enum vm_state state;
@@ -60,9 +62,9 @@ void dom_info_clear(struct dom_info *di);
 struct hostconn_callbacks {
 	void (*status)(void *opaque, enum host_status st, const char *reason);
 	void (*domain)(void *opaque, const struct dom_info *di);
-	void (*domain_gone)(void *opaque, const char *uuid);
+	void (*domain_gone)(void *opaque, const char *uuid, uint64_t ticket);
 	/* After a full pass: every domain not in uuids is gone. */
-	void (*sweep)(void *opaque, char *const *uuids, size_t n);
+	void (*sweep)(void *opaque, char *const *uuids, size_t n, uint64_t ticket);
 };
 
 enum hc_op {

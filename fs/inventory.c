@@ -469,6 +469,8 @@ static void on_domain(void *opaque, const struct dom_info *di)
 		/* Another domain had this name (events crossed): it is gone. */
 		vm_remove(named);
 	}
+	if (vm && di->ticket < vm->ticket)
+		goto out; /* a fetch that started before the one applied last */
 	if (!vm) {
 		if (!(di->fields & DI_DEFINITION))
 			goto out;
@@ -486,20 +488,21 @@ static void on_domain(void *opaque, const struct dom_info *di)
 	if (strcmp(vm->name, di->name))
 		vm_rename(vm, di->name);
 	apply(vm, di, &note);
+	vm->ticket = di->ticket;
 	vm->creating = false;
 out:
 	inv_unlock();
 	note_write(&note);
 }
 
-static void on_domain_gone(void *opaque, const char *uuid)
+static void on_domain_gone(void *opaque, const char *uuid, uint64_t ticket)
 {
 	struct host *h = opaque;
 	struct vm *vm;
 
 	inv_wrlock();
 	vm = h->removed ? NULL : hmap_get(&h->by_uuid, hmap_hash_str(uuid), uuid);
-	if (vm)
+	if (vm && vm->ticket < ticket)
 		vm_remove(vm);
 	inv_unlock();
 }
@@ -509,7 +512,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void on_sweep(void *opaque, char *const *uuids, size_t n)
+static void on_sweep(void *opaque, char *const *uuids, size_t n, uint64_t ticket)
 {
 	struct host *h = opaque;
 	char **sorted = malloc((n ? n : 1) * sizeof(*sorted));
@@ -523,7 +526,9 @@ static void on_sweep(void *opaque, char *const *uuids, size_t n)
 		struct vm *vm = h->vms[i];
 		const char *key = vm->uuid;
 
-		if (vm->pending || bsearch(&key, sorted, n, sizeof(*sorted), cmp_str)) {
+		/* Seen after the listing began: newer than what the listing says. */
+		if (vm->pending || vm->ticket > ticket ||
+		    bsearch(&key, sorted, n, sizeof(*sorted), cmp_str)) {
 			i++;
 			continue;
 		}

@@ -89,8 +89,9 @@ struct vm {
 	struct host *host;
 	char *name;
 	char uuid[UUID_LEN];
-	bool pending;  /* made by mkdir, defined by its first config.xml */
-	bool creating; /* its first values are being set */
+	bool pending;	 /* made by mkdir, defined by its first config.xml */
+	bool creating;	 /* its first values are being set */
+	uint64_t ticket; /* of the newest fetch applied */
 	enum vm_state state;
 	bool persistent, autostart;
 	unsigned vcpus;
