@@ -633,6 +633,21 @@ static struct hostconn *host_unlink(struct host *h)
 	return hc;
 }
 
+/*
+ * Called with the write lock, returns without it: the connection stops
+ * outside the lock, since its threads may be reporting into the inventory.
+ */
+static void host_drop(struct host *h)
+{
+	struct hostconn *hc = host_unlink(h);
+
+	inv_unlock();
+	hostconn_free(hc);
+	inv_wrlock();
+	host_put(h);
+	inv_unlock();
+}
+
 static bool valid_host_name(const char *name)
 {
 	return *name && *name != '.' && !strpbrk(name, "/:") && strlen(name) < 256;
@@ -677,23 +692,13 @@ void inventory_start(void)
 
 void inventory_shutdown(void)
 {
-	struct host *h;
-
 	for (;;) {
-		struct hostconn *hc;
-
 		inv_wrlock();
-		h = hosts;
-		if (!h) {
+		if (!hosts) {
 			inv_unlock();
 			break;
 		}
-		hc = host_unlink(h);
-		inv_unlock();
-		hostconn_free(hc);
-		inv_wrlock();
-		host_put(h);
-		inv_unlock();
+		host_drop(hosts);
 	}
 	hostconn_global_shutdown();
 	pthread_mutex_lock(&ch_lock);
@@ -773,7 +778,6 @@ int inv_set_uri(uint64_t host_id, const char *uri, char **err)
 
 int inv_rmdir_host(const char *name)
 {
-	struct hostconn *hc;
 	struct host *h;
 
 	inv_wrlock();
@@ -785,12 +789,7 @@ int inv_rmdir_host(const char *name)
 	if (h->stored && store)
 		store_del_host(store, h->name);
 	log_msg("%s: forgotten (its VMs stay on it)", h->name);
-	hc = host_unlink(h);
-	inv_unlock();
-	hostconn_free(hc);
-	inv_wrlock();
-	host_put(h);
-	inv_unlock();
+	host_drop(h);
 	return 0;
 }
 
