@@ -477,7 +477,9 @@ static void on_domain(void *opaque, const struct dom_info *di)
 		vm = vm_new(h, di->name);
 		if (!vm)
 			goto out;
-		dir_created(&vm->node, INO_OF(h->node.id, F_DIR), vm->name);
+		/* A host's first listing is no change: one invalidation ends it. */
+		if (h->listed)
+			dir_created(&vm->node, INO_OF(h->node.id, F_DIR), vm->name);
 		vm->creating = true;
 	}
 	if (!*vm->uuid) {
@@ -559,6 +561,10 @@ static void on_status(void *opaque, enum host_status st, const char *reason)
 						: "unreachable",
 			reason ? ": " : "", reason ? reason : "");
 		inv_value_changed(&h->node, F_STATUS);
+	}
+	if (st == HOST_CONNECTED && !h->listed) {
+		h->listed = true;
+		push_change(CH_VALUE, INO_OF(h->node.id, F_DIR), 0, NULL, NULL);
 	}
 	inv_unlock();
 	pthread_mutex_lock(&load_lock);

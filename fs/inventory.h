@@ -60,7 +60,8 @@ struct host {
 	char *uri;   /* NULL while pending (made by mkdir) */
 	bool stored; /* in the database, not from the command line */
 	bool removed;
-	bool loaded; /* the first listing is done */
+	bool loaded; /* the first listing is done (under load_lock) */
+	bool listed; /* the same, under the inventory lock */
 	int refs;
 	enum host_status status;
 	char *reason;
