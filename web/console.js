@@ -30,8 +30,9 @@ async function open() {
 	rfb.scaleViewport = true;
 	rfb.addEventListener('connect', () => say('connected'));
 	rfb.addEventListener('disconnect', async (ev) => {
-		// the close event carries the daemon's reason
-		const reason = await Promise.race([closed, new Promise((r) => setTimeout(() => r(''), 2000))]);
+		// The close event carries the daemon's reason; it comes once the closing
+		// handshake is over, which may be a while after noVNC's disconnect.
+		const reason = await Promise.race([closed, new Promise((r) => setTimeout(() => r(''), 10000))]);
 		say(`disconnected${reason ? ': ' + reason : ev.detail.clean ? '' : ' (connection lost)'}`, true);
 	});
 	rfb.addEventListener('securityfailure', (ev) => say(`refused by the VNC server: ${ev.detail.reason || ev.detail.status}`, true));
