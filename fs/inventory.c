@@ -81,6 +81,20 @@ struct node *inv_node(uint64_t id)
 	return hmap_get(&nodes, hmap_hash_u64(id), &id);
 }
 
+static struct host *host_by_id(uint64_t id)
+{
+	struct node *n = inv_node(id);
+
+	return n && n->type == N_HOST ? (struct host *)n : NULL;
+}
+
+static struct vm *vm_by_id(uint64_t id)
+{
+	struct node *n = inv_node(id);
+
+	return n && n->type == N_VM ? (struct vm *)n : NULL;
+}
+
 struct host *inv_hosts(void)
 {
 	return hosts;
@@ -748,7 +762,6 @@ int inv_mkdir_host(const char *name, uint64_t *id)
 
 int inv_set_uri(uint64_t host_id, const char *uri, char **err)
 {
-	struct node *n;
 	struct host *h;
 	int rc = 0;
 
@@ -756,8 +769,7 @@ int inv_set_uri(uint64_t host_id, const char *uri, char **err)
 	if (!*uri || strchr(uri, '\n'))
 		return -EINVAL;
 	inv_wrlock();
-	n = inv_node(host_id);
-	h = n && n->type == N_HOST ? (struct host *)n : NULL;
+	h = host_by_id(host_id);
 	if (!h) {
 		rc = -ENOENT;
 	} else if (h->uri) {
@@ -802,12 +814,10 @@ int inv_rmdir_host(const char *name)
 void inv_wait_loaded(uint64_t host_id, int secs)
 {
 	struct timespec deadline;
-	struct node *n;
 	struct host *h;
 
 	inv_wrlock();
-	n = inv_node(host_id);
-	h = n && n->type == N_HOST ? (struct host *)n : NULL;
+	h = host_by_id(host_id);
 	if (!h || h->loaded || !h->hc || h->status == HOST_UNREACHABLE) {
 		inv_unlock();
 		return;
@@ -828,7 +838,6 @@ void inv_wait_loaded(uint64_t host_id, int secs)
 
 int inv_mkdir_vm(uint64_t host_id, const char *name, uint64_t *id)
 {
-	struct node *n;
 	struct host *h;
 	struct vm *vm;
 	int rc = 0;
@@ -836,8 +845,7 @@ int inv_mkdir_vm(uint64_t host_id, const char *name, uint64_t *id)
 	if (*name == '.' || strlen(name) > 200)
 		return -EINVAL;
 	inv_wrlock();
-	n = inv_node(host_id);
-	h = n && n->type == N_HOST ? (struct host *)n : NULL;
+	h = host_by_id(host_id);
 	if (!h) {
 		rc = -ENOENT;
 	} else if (!h->uri) {
@@ -866,14 +874,12 @@ static int drop_pending(struct vm *vm)
 
 int inv_scratch_create(uint64_t vm_id, const char *name, mode_t mode, uint64_t *id)
 {
-	struct node *n;
 	struct vm *vm;
 	struct scratch *s;
 	int rc = 0;
 
 	inv_wrlock();
-	n = inv_node(vm_id);
-	vm = n && n->type == N_VM ? (struct vm *)n : NULL;
+	vm = vm_by_id(vm_id);
 	if (!vm) {
 		rc = -ENOENT;
 	} else if (inv_scratch(vm, name)) {
@@ -911,13 +917,13 @@ static struct scratch *unlink_scratch(struct vm *vm, const char *name)
 
 int inv_scratch_unlink(uint64_t vm_id, const char *name)
 {
-	struct node *n;
 	struct scratch *s = NULL;
+	struct vm *vm;
 
 	inv_wrlock();
-	n = inv_node(vm_id);
-	if (n && n->type == N_VM)
-		s = unlink_scratch((struct vm *)n, name);
+	vm = vm_by_id(vm_id);
+	if (vm)
+		s = unlink_scratch(vm, name);
 	if (s)
 		scratch_free(s);
 	inv_unlock();
@@ -926,7 +932,6 @@ int inv_scratch_unlink(uint64_t vm_id, const char *name)
 
 int inv_scratch_rename(uint64_t vm_id, const char *from, const char *to)
 {
-	struct node *n;
 	struct vm *vm;
 	struct scratch *s, *old;
 	char *copy = strdup(to);
@@ -935,8 +940,7 @@ int inv_scratch_rename(uint64_t vm_id, const char *from, const char *to)
 	if (!copy)
 		return -ENOMEM;
 	inv_wrlock();
-	n = inv_node(vm_id);
-	vm = n && n->type == N_VM ? (struct vm *)n : NULL;
+	vm = vm_by_id(vm_id);
 	s = vm ? inv_scratch(vm, from) : NULL;
 	if (!s) {
 		rc = -ENOENT;
@@ -967,18 +971,17 @@ static void record_error(struct vm *vm, const char *what, int err, const char *m
 
 void inv_vm_error(uint64_t vm_id, const char *what, int err, const char *msg)
 {
-	struct node *n;
+	struct vm *vm;
 
 	inv_wrlock();
-	n = inv_node(vm_id);
-	if (n && n->type == N_VM)
-		record_error((struct vm *)n, what, err, msg);
+	vm = vm_by_id(vm_id);
+	if (vm)
+		record_error(vm, what, err, msg);
 	inv_unlock();
 }
 
 int inv_request(uint64_t vm_id, struct hc_request *req, const char *what, const char *user)
 {
-	struct node *n;
 	struct vm *vm;
 	struct host *h;
 	struct hostconn *hc;
@@ -986,8 +989,7 @@ int inv_request(uint64_t vm_id, struct hc_request *req, const char *what, const 
 	int rc;
 
 	inv_wrlock();
-	n = inv_node(vm_id);
-	vm = n && n->type == N_VM ? (struct vm *)n : NULL;
+	vm = vm_by_id(vm_id);
 	if (!vm) {
 		inv_unlock();
 		return -ENOENT;
@@ -1023,8 +1025,7 @@ int inv_request(uint64_t vm_id, struct hc_request *req, const char *what, const 
 	rc = hostconn_call(hc, req, &msg);
 
 	inv_wrlock();
-	n = inv_node(vm_id);
-	vm = n && n->type == N_VM ? (struct vm *)n : NULL;
+	vm = vm_by_id(vm_id);
 	if (vm && req->op == HC_OWNER) {
 		free(vm->owner_writer);
 		vm->owner_writer = NULL;
