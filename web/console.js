@@ -25,15 +25,20 @@ async function open() {
 	}
 	const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
 	const ws = new WebSocket(`${scheme}://${location.host}/console/${enc(host)}/${enc(vm)}?token=${enc(res.token)}`);
-	const closed = new Promise((resolve) => ws.addEventListener('close', (ev) => resolve(ev.reason)));
+	// The daemon's close frame says why a console ended: whenever it comes,
+	// before or after noVNC's own disconnect event, it has the last word.
+	const closed = new Promise((resolve) => ws.addEventListener('close', (ev) => {
+		if (ev.reason)
+			say(`disconnected: ${ev.reason}`, true);
+		resolve(ev.reason);
+	}));
 	const rfb = new RFB(document.getElementById('screen'), ws, {});
 	rfb.scaleViewport = true;
 	rfb.addEventListener('connect', () => say('connected'));
 	rfb.addEventListener('disconnect', async (ev) => {
-		// The close event carries the daemon's reason; it comes once the closing
-		// handshake is over, which may be a while after noVNC's disconnect.
 		const reason = await Promise.race([closed, new Promise((r) => setTimeout(() => r(''), 10000))]);
-		say(`disconnected${reason ? ': ' + reason : ev.detail.clean ? '' : ' (connection lost)'}`, true);
+		if (!reason)
+			say(`disconnected${ev.detail.clean ? '' : ' (connection lost)'}`, true);
 	});
 	rfb.addEventListener('securityfailure', (ev) => say(`refused by the VNC server: ${ev.detail.reason || ev.detail.status}`, true));
 	rfb.addEventListener('credentialsrequired', () => {
