@@ -118,19 +118,25 @@ static int reply(struct lws *wsi, struct pss *pss, int status, const char *ctype
 	return 0;
 }
 
-static int reply_error(struct lws *wsi, struct pss *pss, int status, const char *msg)
+/* A JSON object of one string. */
+static int reply_kv(struct lws *wsi, struct pss *pss, int status, const char *key, const char *val)
 {
 	struct sbuf b;
 	int rc;
 
 	sb_init(&b, 0);
 	sb_puts(&b, "{");
-	sb_json_kv(&b, 1, "error", msg, strlen(msg));
+	sb_json_kv(&b, 1, key, val, strlen(val));
 	sb_puts(&b, "}");
 	rc = reply(wsi, pss, status, "application/json", b.oom ? "{}" : sb_text(&b),
 		   b.oom ? 2 : b.len);
 	sb_free(&b);
 	return rc;
+}
+
+static int reply_error(struct lws *wsi, struct pss *pss, int status, const char *msg)
+{
+	return reply_kv(wsi, pss, status, "error", msg);
 }
 
 static void html_escape(struct sbuf *b, const char *s)
@@ -437,6 +443,13 @@ static int one_of(const char *s, const char *const *words)
 	return 0;
 }
 
+/* GET /api/console/HOST/VM: why this user's last console of it ended. */
+static int reply_ended(struct lws *wsi, struct pss *pss, struct session *s, const char *host,
+		       const char *vm)
+{
+	return reply_kv(wsi, pss, 200, "reason", console_last_reason(s->user, host, vm));
+}
+
 /* Maps /api/... to a mount job; replies itself when the request is wrong. */
 static int api_route(struct lws *wsi, struct pss *pss, struct session *s, int post, char *path)
 {
@@ -461,6 +474,8 @@ static int api_route(struct lws *wsi, struct pss *pss, struct session *s, int po
 		op = API_ADD_HOST;
 	else if (n == 3 && !strcmp(part[0], "console") && post)
 		op = API_CONSOLE;
+	else if (n == 3 && !strcmp(part[0], "console"))
+		return reply_ended(wsi, pss, s, part[1], part[2]);
 	else
 		return reply_error(wsi, pss, 404, "no such API");
 	if (post && !s->user[0])

@@ -36,12 +36,40 @@ struct console {
 	char user[AUTH_USER_MAX + 1];
 };
 
+/*
+ * Why the last consoles ended, for the page to ask: the close frame that
+ * says so can be lost when the browser's socket is reset (1006).
+ */
+#define ENDINGS 16
+static struct ending {
+	char user[AUTH_USER_MAX + 1], host[256], vm[256], reason[sizeof(((struct console *)0)->reason)];
+} endings[ENDINGS];
+static unsigned next_ending;
+
+const char *console_last_reason(const char *user, const char *host, const char *vm)
+{
+	for (unsigned i = 0; i < ENDINGS; i++) {
+		struct ending *e = &endings[(next_ending + ENDINGS - 1 - i) % ENDINGS];
+
+		if (!strcmp(e->user, user) && !strcmp(e->host, host) && !strcmp(e->vm, vm))
+			return e->reason;
+	}
+	return "";
+}
+
 static void console_free(struct console *c)
 {
+	struct ending *e;
+
 	if (c->ws || c->raw || c->chan)
 		return;
 	ck_log("user=%s vm=%s/%s console closed%s%s", c->user, c->t.host, c->t.vm,
 	       c->reason[0] ? ": " : "", c->reason);
+	e = &endings[next_ending++ % ENDINGS];
+	snprintf(e->user, sizeof(e->user), "%s", c->user);
+	snprintf(e->host, sizeof(e->host), "%s", c->t.host);
+	snprintf(e->vm, sizeof(e->vm), "%s", c->t.vm);
+	snprintf(e->reason, sizeof(e->reason), "%s", c->reason);
 	free(c->down);
 	free(c->up);
 	free(c);

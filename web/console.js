@@ -36,9 +36,20 @@ async function open() {
 	rfb.scaleViewport = true;
 	rfb.addEventListener('connect', () => say('connected'));
 	rfb.addEventListener('disconnect', async (ev) => {
-		const reason = await Promise.race([closed, new Promise((r) => setTimeout(() => r(''), 10000))]);
-		if (!reason)
-			say(`disconnected${ev.detail.clean ? '' : ' (connection lost)'}`, true);
+		const pause = (ms) => new Promise((r) => setTimeout(() => r(''), ms));
+		let reason = await Promise.race([closed, pause(1000)]);
+		// A reset socket loses the close frame: ask the daemon instead.
+		for (let i = 0; !reason && i < 10; i++) {
+			try {
+				const r = await fetch(`/api/console/${enc(host)}/${enc(vm)}`);
+				reason = (await r.json()).reason || '';
+			} catch (e) {
+				reason = '';
+			}
+			if (!reason)
+				await pause(500);
+		}
+		say(`disconnected${reason ? ': ' + reason : ev.detail.clean ? '' : ' (connection lost)'}`, true);
 	});
 	rfb.addEventListener('securityfailure', (ev) => say(`refused by the VNC server: ${ev.detail.reason || ev.detail.status}`, true));
 	rfb.addEventListener('credentialsrequired', () => {
