@@ -379,3 +379,19 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "# interrupted"; exit 1' INT TERM
+
+# A FUSE connection ends only when its last mount goes: a mount namespace made
+# while our mount is up (another session's testbed, any `unshare -m`) holds a
+# copy of it, and catkeeperfs keeps running after fusermount3 -u (seen:
+# unmounts that took minutes). private_mount_ns re-runs the test file in a
+# private mount namespace of its own, so that no one copies our mounts.
+# CK_NO_UNSHARE=1 turns this off.
+private_mount_ns() {
+	if [ -z "${CK_IN_PRIVATE_NS:-}" ] && [ "${CK_NO_UNSHARE:-0}" != 1 ] && [ "$(id -u)" = 0 ] &&
+		command -v unshare >/dev/null; then
+		trap - EXIT
+		rm -rf "$TMP"
+		export CK_IN_PRIVATE_NS=1
+		exec unshare -m --propagation private -- "$0" "$BUILD"
+	fi
+}

@@ -1,17 +1,6 @@
 # Shared by tests/fs/test-*: sourced after ../lib.sh.
 
-# A FUSE connection ends only when its last mount goes: a mount namespace made
-# while our mount is up (another session's testbed, any `unshare -m`) holds a
-# copy of it and catkeeperfs keeps running after fusermount3 -u. Each test
-# file runs in a private mount namespace of its own, so that no one copies
-# our mounts. CK_FS_NO_UNSHARE=1 turns this off.
-if [ -z "${CK_FS_IN_NS:-}" ] && [ "${CK_FS_NO_UNSHARE:-0}" != 1 ] && [ "$(id -u)" = 0 ] &&
-	command -v unshare >/dev/null; then
-	trap - EXIT
-	rm -rf "$TMP"
-	export CK_FS_IN_NS=1
-	exec unshare -m --propagation private -- "$0" "$BUILD"
-fi
+private_mount_ns
 DATA=$TESTS/fs/data
 NODE=$DATA/node.xml                  # test:///$NODE: six domains, see node.xml
 NODE_URI=test://$NODE

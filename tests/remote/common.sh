@@ -15,19 +15,7 @@
 #                          libssh (the hosts that are up), refresh 2 s
 TB_BIN=$TOP/tests/testbed
 
-# A FUSE connection ends only when its last mount goes; a mount namespace made
-# while our mount is up (another session's `testbed up`, any `unshare -m`)
-# holds a copy of it, so fusermount3 -u leaves catkeeperfs running until that
-# namespace goes (seen: unmounts that took minutes).  Run every remote test
-# file in a private mount namespace of its own, so that nobody else's
-# namespace can copy our mounts.  CK_REMOTE_NO_UNSHARE=1 turns this off.
-if [ -z "${CK_REMOTE_IN_NS:-}" ] && [ "${CK_REMOTE_NO_UNSHARE:-0}" != 1 ] && [ "$(id -u)" = 0 ] &&
-	command -v unshare >/dev/null; then
-	trap - EXIT
-	rm -rf "$TMP"
-	export CK_REMOTE_IN_NS=1
-	exec unshare -m --propagation private -- "$0" "$BUILD"
-fi
+private_mount_ns
 OWNER_NS=https://catkeeper.dev/xmlns/owner/1
 TB_IS_UP=0
 VIRSH_TIMEOUT=${VIRSH_TIMEOUT:-30}
