@@ -14,6 +14,7 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
 
 /*
  * Keepalive: a host whose link goes silent is declared unreachable after
@@ -113,6 +114,12 @@ static void *event_loop(void *arg)
 
 int hostconn_global_init(void)
 {
+	/*
+	 * libxml2 initialises itself on first use, but not safely: two hosts
+	 * connecting at once on their own threads each made its global mutex
+	 * and one leaked. Do it here, before any thread exists.
+	 */
+	xmlInitParser();
 	if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0)
 		return -1;
 	/* Errors are reported where they happen, with their context. */
