@@ -2,11 +2,16 @@
 """The python3-libvirt peer of catkeeperfs's listing (what a simple web manager does).
 
 peer_listing.py URI [PASSES]
+peer_listing.py --stepped URI
 
 Opens URI once, then PASSES times (default 1): listAllDomains, and per domain
 state(), metadata(owner element, https://catkeeper.dev/xmlns/owner/1; missing is
 fine) and interfaceAddresses(lease source; errors for shut-off domains are fine).
 Prints one JSON line: {"vms", "connect", "passes": [seconds...], "owners", "ips"}.
+
+--stepped: prints {"connect"} once connected, then makes one pass per line read on
+standard input and prints {"vms", "pass", "owners", "ips"} after each, so that a bench
+can interleave the peer's passes with its own (both see the same load).
 """
 import json
 import sys
@@ -35,10 +40,25 @@ def one_pass(conn):
     return len(doms), owners, ips
 
 
+def stepped(uri):
+    t0 = time.perf_counter()
+    conn = libvirt.open(uri)
+    print(json.dumps({"connect": time.perf_counter() - t0}), flush=True)
+    for _ in sys.stdin:
+        s = time.perf_counter()
+        n, owners, ips = one_pass(conn)
+        print(json.dumps({"vms": n, "pass": time.perf_counter() - s, "owners": owners,
+                          "ips": ips}), flush=True)
+    conn.close()
+
+
 def main():
+    libvirt.registerErrorHandler(lambda ctx, err: None, None)
+    if sys.argv[1] == "--stepped":
+        stepped(sys.argv[2])
+        return
     uri = sys.argv[1]
     passes = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    libvirt.registerErrorHandler(lambda ctx, err: None, None)
     t0 = time.perf_counter()
     conn = libvirt.open(uri)
     t1 = time.perf_counter()
