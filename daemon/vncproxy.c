@@ -19,7 +19,14 @@
 #include "sshtunnel.h"
 #include "vncproxy.h"
 
-#define DOWN_BUF (256 * 1024)
+/*
+ * The largest frame to the browser. Larger frames cost both ends less per
+ * byte (1 MiB against 256 KiB: about a sixth less CPU in the daemon and in
+ * node's ws client); larger than 1 MiB gained nothing measurable, and lws
+ * sends at most the protocol's tx_packet_size (main.c) at once. Only the
+ * pages a console has used are resident.
+ */
+#define DOWN_BUF (1024 * 1024)
 #define UP_MAX (1024 * 1024) /* browser bytes the VNC server has not taken yet */
 
 struct console {
@@ -28,6 +35,7 @@ struct console {
 	struct ssh_chan *chan; /* or a channel through the host's sshd */
 	int fd;
 	int connected, closing;
+	int link_ended; /* closing because the VNC server's side ended: a normal close */
 	char reason[124];
 	unsigned char *down;
 	unsigned char *up;
@@ -75,7 +83,11 @@ static void console_free(struct console *c)
 	free(c);
 }
 
-/* Ends the browser's side with a reason it can show (NULL: already in c->reason). */
+/*
+ * Ends the browser's side with a reason it can show (NULL: already in
+ * c->reason). Once connected, the VNC server's side ending is a normal close
+ * however it is noticed (c->link_ended); anything else is not.
+ */
 static void console_close(struct console *c, const char *why)
 {
 	if (why && !c->reason[0])
@@ -316,7 +328,9 @@ int console_ws_writeable(struct console *c)
 	int r;
 
 	if (c->closing) {
-		lws_close_reason(c->ws, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+		lws_close_reason(c->ws,
+				 c->link_ended ? LWS_CLOSE_STATUS_NORMAL
+					       : LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
 				 (unsigned char *)c->reason, strlen(c->reason));
 		return -1;
 	}
@@ -410,8 +424,10 @@ int vncproxy_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 
 			if (!r)
 				return 0;
-			if (r < 0)
+			if (r < 0) {
+				c->link_ended = 1;
 				console_close(c, NULL);
+			}
 		}
 		lws_rx_flow_control(wsi, 0);
 		if (c->ws)
@@ -422,10 +438,12 @@ int vncproxy_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 			return 0;
 		c->raw = NULL;
 		lws_set_opaque_user_data(wsi, NULL);
-		if (!c->connected)
+		if (!c->connected) {
 			console_close(c, "cannot connect to the console (timed out)");
-		else
+		} else {
+			c->link_ended = 1;
 			console_close(c, "the VNC server closed the console");
+		}
 		console_free(c);
 		return 0;
 	default:
