@@ -28,7 +28,8 @@ static volatile sig_atomic_t stopping;
 
 /*
  * lws cuts every send to tx_packet_size and copies the rest aside: a console
- * frame (up to 256 KiB) must go out in one send.
+ * frame (up to 1 MiB, and lws lets its header ride beyond) must go out in one
+ * send.
  */
 #define TX_PACKET (1024 * 1024)
 
