@@ -59,6 +59,14 @@ struct hostconn {
 	void *opaque;
 
 	pthread_mutex_t lock;
+	/*
+	 * One libvirt call at a time on a connection: libvirt 9.0's client loses
+	 * the other callers when keepalive closes a connection under several at
+	 * once (they hang for good and the close callback never comes; seen with
+	 * three listAllDomains on a black-holed host). Taken before lock, never
+	 * while holding it.
+	 */
+	pthread_mutex_t call_lock;
 	pthread_cond_t wake; /* refresher */
 	pthread_cond_t work; /* actor */
 	virConnectPtr conn;
@@ -245,42 +253,6 @@ static bool is_active(enum vm_state st)
 	return st != VM_SHUTOFF && st != VM_NOSTATE;
 }
 
-/*
- * Remote calls that do not depend on each other go out together, each on a
- * thread of its own: over a slow link a listing then costs one round trip,
- * not one per call.
- */
-struct side {
-	pthread_t thread;
-	bool started;
-	void (*fn)(void *);
-	void *arg;
-};
-
-static void *side_main(void *arg)
-{
-	struct side *s = arg;
-
-	s->fn(s->arg);
-	return NULL;
-}
-
-/* fn(arg) beside the caller, or at once when no thread can be made. */
-static void side_start(struct side *s, void (*fn)(void *), void *arg)
-{
-	s->fn = fn;
-	s->arg = arg;
-	s->started = pthread_create(&s->thread, NULL, side_main, s) == 0;
-	if (!s->started)
-		fn(arg);
-}
-
-static void side_join(struct side *s)
-{
-	if (s->started)
-		pthread_join(s->thread, NULL);
-}
-
 static char *lease_addresses(virDomainPtr dom)
 {
 	virDomainInterfacePtr *ifaces = NULL;
@@ -304,70 +276,31 @@ static char *lease_addresses(virDomainPtr dom)
 	return buf;
 }
 
-struct live_call {
-	virDomainPtr dom;
-	char *text;
-};
-
-static void live_vnc_run(void *arg)
-{
-	struct live_call *l = arg;
-	char *xml = virDomainGetXMLDesc(l->dom, 0);
-
-	if (xml)
-		l->text = domxml_vnc(xml);
-	free(xml);
-}
-
-static void live_ips_run(void *arg)
-{
-	struct live_call *l = arg;
-
-	l->text = lease_addresses(l->dom);
-}
-
-/*
- * The definition (and, when running, the live parts) of one domain: the
- * running domain's three calls go out together.
- */
+/* The definition (and, when running, the live parts) of one domain. */
 static int fetch_detail(virDomainPtr dom, struct dom_info *di)
 {
-	struct live_call vnc = {.dom = dom}, ips = {.dom = dom};
-	struct side vnc_side, ips_side;
-	bool active = is_active(di->state);
-	char *xml;
+	char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
 
-	if (active) {
-		side_start(&vnc_side, live_vnc_run, &vnc);
-		side_start(&ips_side, live_ips_run, &ips);
-	}
-	xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
-	if (active) {
-		side_join(&vnc_side);
-		side_join(&ips_side);
-	}
-	if (!xml) {
-		free(vnc.text);
-		free(ips.text);
+	if (!xml)
 		return -1;
-	}
 	if (domxml_definition(xml, di) == 0)
 		di->fields |= DI_DEFINITION;
 	free(xml);
-	if (!active) {
+	if (!is_active(di->state)) {
 		di->vnc = strdup("");
 		di->ips = strdup("");
 		di->fields |= DI_LIVE | DI_IPS;
 		return 0;
 	}
-	if (vnc.text) {
-		di->vnc = vnc.text;
+	xml = virDomainGetXMLDesc(dom, 0);
+	if (xml) {
+		di->vnc = domxml_vnc(xml);
 		di->fields |= DI_LIVE;
+		free(xml);
 	}
-	if (ips.text) {
-		di->ips = ips.text;
+	di->ips = lease_addresses(dom);
+	if (di->ips)
 		di->fields |= DI_IPS;
-	}
 	return 0;
 }
 
@@ -534,20 +467,6 @@ static char **list_uuids(virConnectPtr conn, unsigned flags, int *count)
 	return uuids;
 }
 
-struct list_call {
-	virConnectPtr conn;
-	unsigned flags;
-	char **uuids;
-	int n;
-};
-
-static void list_call_run(void *arg)
-{
-	struct list_call *l = arg;
-
-	l->uuids = list_uuids(l->conn, l->flags, &l->n);
-}
-
 static bool in_uuids(char **uuids, int n, const char *uuid)
 {
 	return bsearch(&uuid, uuids, n, sizeof(*uuids), cmp_uuid) != NULL;
@@ -566,17 +485,10 @@ struct pass {
 	uint64_t ticket; /* taken before the listing */
 	virDomainStatsRecordPtr *recs;
 	int n;
-	struct list_call autos, transients;
+	char **autos, **transients;
+	int nauto, ntrans;
 	char **uuids;
-	pthread_mutex_t lock;
-	int next;
 };
-
-/*
- * Remote calls on one connection may run side by side: a few threads hide
- * the link's latency when many domains need their details.
- */
-#define PASS_THREADS 8
 
 static void pass_one(struct pass *p, int i)
 {
@@ -592,12 +504,12 @@ static void pass_one(struct pass *p, int i)
 	di.state = VM_NOSTATE;
 	stat_values(p->recs[i], &di);
 	di.fields |= DI_STATE;
-	if (p->autos.uuids) {
-		di.autostart = in_uuids(p->autos.uuids, p->autos.n, di.uuid);
+	if (p->autos) {
+		di.autostart = in_uuids(p->autos, p->nauto, di.uuid);
 		di.fields |= DI_AUTOSTART;
 	}
-	if (p->transients.uuids) {
-		di.persistent = !in_uuids(p->transients.uuids, p->transients.n, di.uuid);
+	if (p->transients) {
+		di.persistent = !in_uuids(p->transients, p->ntrans, di.uuid);
 		di.fields |= DI_PERSISTENT;
 	}
 	pthread_mutex_lock(&hc->lock);
@@ -631,60 +543,34 @@ static void pass_one(struct pass *p, int i)
 	dom_info_clear(&di);
 }
 
-static void *pass_worker(void *arg)
-{
-	struct pass *p = arg;
-
-	for (;;) {
-		int i;
-
-		pthread_mutex_lock(&p->lock);
-		i = p->hc->stop ? p->n : p->next++;
-		pthread_mutex_unlock(&p->lock);
-		if (i >= p->n)
-			return NULL;
-		pass_one(p, i);
-	}
-}
-
 /*
- * The bulk pass: one stats call for every domain's state and live sizes, with
- * two lists for autostart and transience beside it, then per domain (several
- * at once) only what has no event (addresses) or what changed since the last
- * pass.
+ * The bulk pass: one stats call for every domain's state and live sizes, two
+ * lists for autostart and transience, then per domain only what has no event
+ * (addresses) or what changed since the last pass.
  */
 static int full_pass(struct hostconn *hc, virConnectPtr conn)
 {
 	unsigned what = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BALLOON;
 	struct pass p = {.hc = hc, .ticket = take_ticket(hc)};
-	pthread_t threads[PASS_THREADS];
-	struct side autos, transients;
-	int nthreads = 0;
 
-	p.autos = (struct list_call){.conn = conn, .flags = VIR_CONNECT_LIST_DOMAINS_AUTOSTART};
-	p.transients = (struct list_call){.conn = conn, .flags = VIR_CONNECT_LIST_DOMAINS_TRANSIENT};
-	side_start(&autos, list_call_run, &p.autos);
-	side_start(&transients, list_call_run, &p.transients);
+	pthread_mutex_lock(&hc->call_lock);
 	p.n = virConnectGetAllDomainStats(conn, what, &p.recs, 0);
 	if (p.n < 0)
 		p.n = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_STATE, &p.recs, 0);
-	side_join(&autos);
-	side_join(&transients);
-	if (p.n < 0) {
-		free_uuids(p.autos.uuids, p.autos.n);
-		free_uuids(p.transients.uuids, p.transients.n);
-		return -1;
+	if (p.n >= 0) {
+		p.autos = list_uuids(conn, VIR_CONNECT_LIST_DOMAINS_AUTOSTART, &p.nauto);
+		p.transients = list_uuids(conn, VIR_CONNECT_LIST_DOMAINS_TRANSIENT, &p.ntrans);
 	}
+	pthread_mutex_unlock(&hc->call_lock);
+	if (p.n < 0)
+		return -1;
 	p.uuids = calloc(p.n + 1, sizeof(*p.uuids));
-	pthread_mutex_init(&p.lock, NULL);
-	if (p.uuids)
-		while (nthreads < PASS_THREADS && nthreads + 1 < p.n &&
-		       pthread_create(&threads[nthreads], NULL, pass_worker, &p) == 0)
-			nthreads++;
-	if (p.uuids)
-		pass_worker(&p);
-	while (nthreads)
-		pthread_join(threads[--nthreads], NULL);
+	/* Domain by domain, so that a write waits for one domain, not a pass. */
+	for (int i = 0; p.uuids && i < p.n && !hc->stop; i++) {
+		pthread_mutex_lock(&hc->call_lock);
+		pass_one(&p, i);
+		pthread_mutex_unlock(&hc->call_lock);
+	}
 	if (p.uuids && !hc->stop) {
 		int m = 0;
 
@@ -695,10 +581,9 @@ static int full_pass(struct hostconn *hc, virConnectPtr conn)
 		p.n = m;
 	}
 	free_uuids(p.uuids, p.n);
-	pthread_mutex_destroy(&p.lock);
 	virDomainStatsRecordListFree(p.recs);
-	free_uuids(p.autos.uuids, p.autos.n);
-	free_uuids(p.transients.uuids, p.transients.n);
+	free_uuids(p.autos, p.nauto);
+	free_uuids(p.transients, p.ntrans);
 	return 0;
 }
 
@@ -773,47 +658,21 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
 		hc->cb->status(hc->opaque, HOST_UNREACHABLE, close_reason(reason));
 }
 
-struct event_reg {
-	virConnectPtr conn;
-	int id;
-	virConnectDomainEventGenericCallback cb;
-	void *opaque;
-	int handle;
-	char *error;	/* libvirt's errors belong to the thread that saw them */
-};
-
-static void event_reg_run(void *arg)
-{
-	struct event_reg *r = arg;
-
-	r->handle = virConnectDomainEventRegisterAny(r->conn, NULL, r->id, r->cb, r->opaque, NULL);
-	if (r->handle < 0)
-		r->error = strdup(virGetLastErrorMessage());
-	virResetLastError();
-}
-
 static void setup_conn(struct hostconn *hc, virConnectPtr conn)
 {
-	struct event_reg life = {conn, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-				 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), hc, -1, NULL};
-	struct event_reg meta = {conn, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-				 VIR_DOMAIN_EVENT_CALLBACK(on_metadata), hc, -1, NULL};
-	struct side side;
-
 	/* Local drivers have no keepalive nor close callback; that is fine. */
 	virConnectSetKeepAlive(conn, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT);
 	virConnectRegisterCloseCallback(conn, on_close, hc, NULL);
-	side_start(&side, event_reg_run, &meta);
-	event_reg_run(&life);
-	side_join(&side);
-	hc->life_cb = life.handle;
-	hc->meta_cb = meta.handle;
-	if (life.handle < 0 || meta.handle < 0)
+	hc->life_cb =
+	    virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+					     VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), hc, NULL);
+	hc->meta_cb =
+	    virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+					     VIR_DOMAIN_EVENT_CALLBACK(on_metadata), hc, NULL);
+	if (hc->life_cb < 0 || hc->meta_cb < 0)
 		log_msg("%s: no domain events (%s): changes are seen every %d s", hc->name,
-			life.error ? life.error : meta.error ? meta.error : "out of memory",
-			hc->refresh_secs);
-	free(life.error);
-	free(meta.error);
+			virGetLastErrorMessage(), hc->refresh_secs);
+	virResetLastError();
 }
 
 static void disconnect_host(struct hostconn *hc, virConnectPtr conn)
@@ -991,7 +850,9 @@ static void *refresher_main(void *arg)
 			hc->conn = conn;
 			hc->closed = false;
 			pthread_mutex_unlock(&hc->lock);
+			pthread_mutex_lock(&hc->call_lock);
 			setup_conn(hc, conn);
+			pthread_mutex_unlock(&hc->call_lock);
 			if (full_pass(hc, conn) == 0)
 				hc->cb->status(hc->opaque, HOST_CONNECTED, NULL);
 			else
@@ -1008,7 +869,9 @@ static void *refresher_main(void *arg)
 			forget_all(hc);
 			pthread_mutex_unlock(&hc->lock);
 			log_msg("%s: connection lost, reconnecting", hc->name);
+			pthread_mutex_lock(&hc->call_lock);
 			disconnect_host(hc, conn);
+			pthread_mutex_unlock(&hc->call_lock);
 			pthread_mutex_lock(&hc->lock);
 			continue;
 		}
@@ -1021,7 +884,9 @@ static void *refresher_main(void *arg)
 			hc->nresync = 0;
 			pthread_mutex_unlock(&hc->lock);
 			for (size_t i = 0; i < n; i++) {
+				pthread_mutex_lock(&hc->call_lock);
 				resync_one(hc, conn, list[i]);
+				pthread_mutex_unlock(&hc->call_lock);
 				free(list[i]);
 			}
 			free(list);
@@ -1283,7 +1148,9 @@ static void *actor_main(void *arg)
 		pthread_mutex_unlock(&hc->lock);
 
 		if (conn) {
+			pthread_mutex_lock(&hc->call_lock);
 			job->rc = act(hc, conn, job);
+			pthread_mutex_unlock(&hc->call_lock);
 			virConnectClose(conn);
 		} else {
 			job->rc = set_err(&job->errmsg, -EHOSTUNREACH, "host %s is unreachable",
@@ -1373,6 +1240,7 @@ struct hostconn *hostconn_new(const char *name, const char *uri, int refresh_sec
 	hc->jobs_tail = &hc->jobs;
 	hmap_init(&hc->seen, seen_match);
 	pthread_mutex_init(&hc->lock, NULL);
+	pthread_mutex_init(&hc->call_lock, NULL);
 	pthread_cond_init(&hc->wake, NULL);
 	pthread_cond_init(&hc->work, NULL);
 	if (!hc->name || !hc->uri)
@@ -1440,6 +1308,7 @@ void hostconn_free(struct hostconn *hc)
 	forget_all(hc);
 	pthread_cond_destroy(&hc->wake);
 	pthread_cond_destroy(&hc->work);
+	pthread_mutex_destroy(&hc->call_lock);
 	pthread_mutex_destroy(&hc->lock);
 	free(hc->name);
 	free(hc->uri);
