@@ -52,6 +52,15 @@ struct seen {
 	bool active;
 };
 
+/*
+ * A bulk pass with many domains to fetch spreads them over up to FETCHERS
+ * extra connections to the host, each carrying one call at a time like the
+ * main one: over a slow link the fetches overlap instead of queueing. They
+ * are opened when a pass needs them and closed when one no longer does.
+ */
+#define FETCHERS 7
+#define FETCH_MIN 16 /* domains needing a call before extra connections pay */
+
 struct hostconn {
 	char *name, *uri;
 	int refresh_secs;
@@ -78,6 +87,11 @@ struct hostconn {
 	size_t nresync;
 	struct job *jobs, **jobs_tail;
 	struct hmap seen;
+	/* Extra connections of the bulk pass (see full_pass()), under lock. */
+	virConnectPtr fetchers[FETCHERS];
+	bool fetch_opening[FETCHERS];
+	int nopening;
+	unsigned fetch_epoch; /* bumped when they are closed: later openings are not kept */
 	pthread_t refresher, actor;
 };
 
@@ -488,18 +502,26 @@ struct pass {
 	char **autos, **transients;
 	int nauto, ntrans;
 	char **uuids;
+	/* The domains that need a call, taken in turn by the pass's connections. */
+	int *queue, nqueue, next;
+	bool *retry; /* their fetcher's connection failed under them */
+	pthread_mutex_t lock;
 };
 
-static void pass_one(struct pass *p, int i)
+/*
+ * Domain i of the pass; dom is its handle on the connection that makes the
+ * calls (the main one, under call_lock, or a fetcher's).
+ */
+static void pass_one(struct pass *p, int i, virDomainPtr dom)
 {
 	struct hostconn *hc = p->hc;
-	virDomainPtr dom = p->recs[i]->dom;
 	struct dom_info di = {.ticket = p->ticket};
 	struct seen *s;
 	bool need_detail;
 
-	di.name = strdup(virDomainGetName(dom));
-	virDomainGetUUIDString(dom, di.uuid);
+	di.name = strdup(virDomainGetName(p->recs[i]->dom));
+	virDomainGetUUIDString(p->recs[i]->dom, di.uuid);
+	free(p->uuids[i]); /* a retried domain */
 	p->uuids[i] = strdup(di.uuid);
 	di.state = VM_NOSTATE;
 	stat_values(p->recs[i], &di);
@@ -543,6 +565,192 @@ static void pass_one(struct pass *p, int i)
 	dom_info_clear(&di);
 }
 
+/* Whether domain i makes a call: a new definition or state, or addresses. */
+static bool pass_needs_call(struct pass *p, int i)
+{
+	struct dom_info di = {.state = VM_NOSTATE};
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	struct seen *s;
+	bool need;
+
+	stat_values(p->recs[i], &di);
+	if (is_active(di.state))
+		return true;
+	if (virDomainGetUUIDString(p->recs[i]->dom, uuid) < 0)
+		return true;
+	pthread_mutex_lock(&p->hc->lock);
+	s = hmap_get(&p->hc->seen, hmap_hash_str(uuid), uuid);
+	need = !s || s->active;
+	pthread_mutex_unlock(&p->hc->lock);
+	return need;
+}
+
+static int pass_take(struct pass *p)
+{
+	int i;
+
+	pthread_mutex_lock(&p->lock);
+	i = p->hc->stop || p->next >= p->nqueue ? -1 : p->queue[p->next++];
+	pthread_mutex_unlock(&p->lock);
+	return i;
+}
+
+/* Opening a connection to a host that went dark hangs: on threads of their own. */
+static int spawn_detached(void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return rc ? -1 : 0;
+}
+
+struct opening {
+	struct hostconn *hc;
+	int slot;
+	unsigned epoch;
+};
+
+static void *opening_main(void *arg)
+{
+	struct opening *o = arg;
+	struct hostconn *hc = o->hc;
+	virConnectPtr conn = virConnectOpen(hc->uri);
+
+	if (conn)
+		virConnectSetKeepAlive(conn, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT);
+	virResetLastError();
+	pthread_mutex_lock(&hc->lock);
+	hc->fetch_opening[o->slot] = false;
+	hc->nopening--;
+	if (conn && !hc->stop && o->epoch == hc->fetch_epoch) {
+		hc->fetchers[o->slot] = conn;
+		conn = NULL;
+	}
+	pthread_mutex_unlock(&hc->lock);
+	if (conn)
+		virConnectClose(conn);
+	free(o);
+	return NULL;
+}
+
+/* Under the lock: starts opening the empty slots below n. */
+static void fetchers_open(struct hostconn *hc, int n)
+{
+	for (int k = 0; k < n; k++) {
+		struct opening *o;
+
+		if (hc->fetchers[k] || hc->fetch_opening[k] || !(o = malloc(sizeof(*o))))
+			continue;
+		*o = (struct opening){.hc = hc, .slot = k, .epoch = hc->fetch_epoch};
+		if (spawn_detached(opening_main, o) < 0) {
+			free(o);
+			continue;
+		}
+		hc->fetch_opening[k] = true;
+		hc->nopening++;
+	}
+}
+
+static void fetchers_close(struct hostconn *hc)
+{
+	virConnectPtr conns[FETCHERS];
+
+	pthread_mutex_lock(&hc->lock);
+	hc->fetch_epoch++;
+	for (int k = 0; k < FETCHERS; k++) {
+		conns[k] = hc->fetchers[k];
+		hc->fetchers[k] = NULL;
+	}
+	pthread_mutex_unlock(&hc->lock);
+	for (int k = 0; k < FETCHERS; k++)
+		if (conns[k])
+			virConnectClose(conns[k]);
+}
+
+/* A pass's worker on one fetcher connection, which it holds for the pass. */
+struct fetcher {
+	struct pass *p;
+	virConnectPtr conn;
+	pthread_t thread;
+	bool running, dead;
+};
+
+static void *fetcher_main(void *arg)
+{
+	struct fetcher *f = arg;
+	struct pass *p = f->p;
+	int i;
+
+	while ((i = pass_take(p)) >= 0) {
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		virDomainPtr dom = NULL;
+
+		if (virDomainGetUUIDString(p->recs[i]->dom, uuid) == 0)
+			dom = virDomainLookupByUUIDString(f->conn, uuid);
+		if (dom) {
+			pass_one(p, i, dom);
+			virDomainFree(dom);
+		}
+		if (virConnectIsAlive(f->conn) != 1) {
+			/* The main connection does this one again. */
+			p->retry[i] = true;
+			f->dead = true;
+			break;
+		}
+	}
+	virResetLastError();
+	return NULL;
+}
+
+/* Starts a worker on each fetcher connection that has opened since. */
+static void fetchers_start(struct pass *p, struct fetcher *f, int n)
+{
+	struct hostconn *hc = p->hc;
+
+	pthread_mutex_lock(&hc->lock);
+	for (int k = 0; k < n; k++) {
+		if (f[k].running || f[k].dead || !hc->fetchers[k])
+			continue;
+		f[k] = (struct fetcher){.p = p, .conn = hc->fetchers[k]};
+		if (pthread_create(&f[k].thread, NULL, fetcher_main, &f[k]) == 0) {
+			f[k].running = true;
+			hc->fetchers[k] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&hc->lock);
+}
+
+/* Joins the workers; their connections go back to their slots, or closed. */
+static void fetchers_finish(struct hostconn *hc, struct fetcher *f, int n)
+{
+	for (int k = 0; k < n; k++) {
+		if (!f[k].running)
+			continue;
+		pthread_join(f[k].thread, NULL);
+		pthread_mutex_lock(&hc->lock);
+		if (!f[k].dead && !hc->fetchers[k]) {
+			hc->fetchers[k] = f[k].conn;
+			f[k].conn = NULL;
+		}
+		pthread_mutex_unlock(&hc->lock);
+		if (f[k].conn)
+			virConnectClose(f[k].conn);
+	}
+}
+
+/* Domain i on the main connection. */
+static void pass_main(struct pass *p, int i)
+{
+	pthread_mutex_lock(&p->hc->call_lock);
+	pass_one(p, i, p->recs[i]->dom);
+	pthread_mutex_unlock(&p->hc->call_lock);
+}
+
 /*
  * The bulk pass: one stats call for every domain's state and live sizes, two
  * lists for autostart and transience, then per domain only what has no event
@@ -565,12 +773,49 @@ static int full_pass(struct hostconn *hc, virConnectPtr conn)
 	if (p.n < 0)
 		return -1;
 	p.uuids = calloc(p.n + 1, sizeof(*p.uuids));
-	/* Domain by domain, so that a write waits for one domain, not a pass. */
-	for (int i = 0; p.uuids && i < p.n && !hc->stop; i++) {
-		pthread_mutex_lock(&hc->call_lock);
-		pass_one(&p, i);
-		pthread_mutex_unlock(&hc->call_lock);
+	p.queue = calloc(p.n + 1, sizeof(*p.queue));
+	p.retry = calloc(p.n + 1, sizeof(*p.retry));
+	pthread_mutex_init(&p.lock, NULL);
+	if (p.uuids && p.queue && p.retry) {
+		struct fetcher f[FETCHERS] = {0};
+		int nf = 0;
+
+		for (int i = 0; i < p.n; i++)
+			if (pass_needs_call(&p, i))
+				p.queue[p.nqueue++] = i;
+		/* An in-process test driver has no link to hide, and its own state. */
+		if (p.nqueue >= FETCH_MIN && strncmp(hc->uri, "test:", 5)) {
+			nf = p.nqueue / FETCH_MIN + 1 < FETCHERS ? p.nqueue / FETCH_MIN + 1 : FETCHERS;
+			pthread_mutex_lock(&hc->lock);
+			fetchers_open(hc, nf);
+			pthread_mutex_unlock(&hc->lock);
+		}
+		/* Domain by domain, so that a write waits for one domain, not a pass. */
+		for (int i = 0, k = 0; i < p.n && !hc->stop; i++) {
+			if (k < p.nqueue && p.queue[k] == i) {
+				k++;
+				continue;
+			}
+			pass_main(&p, i);
+		}
+		for (;;) {
+			int i;
+
+			fetchers_start(&p, f, nf);
+			if ((i = pass_take(&p)) < 0)
+				break;
+			pass_main(&p, i);
+		}
+		fetchers_finish(hc, f, nf);
+		for (int i = 0; i < p.n && !hc->stop; i++)
+			if (p.retry[i])
+				pass_main(&p, i);
+		if (p.nqueue < FETCH_MIN)
+			fetchers_close(hc);
 	}
+	free(p.queue);
+	free(p.retry);
+	pthread_mutex_destroy(&p.lock);
 	if (p.uuids && !hc->stop) {
 		int m = 0;
 
@@ -684,6 +929,7 @@ static void disconnect_host(struct hostconn *hc, virConnectPtr conn)
 	hc->life_cb = hc->meta_cb = -1;
 	virConnectUnregisterCloseCallback(conn, on_close);
 	virConnectClose(conn);
+	fetchers_close(hc);
 }
 
 static void timed_wait(struct hostconn *hc, double secs)
@@ -735,18 +981,11 @@ static void *attempt_main(void *arg)
 static int attempt_start(struct hostconn *hc)
 {
 	struct attempt *a = calloc(1, sizeof(*a));
-	pthread_attr_t attr;
-	pthread_t t;
-	int rc;
 
 	if (!a)
 		return -1;
 	a->hc = hc;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&t, &attr, attempt_main, a);
-	pthread_attr_destroy(&attr);
-	if (rc) {
+	if (spawn_detached(attempt_main, a) < 0) {
 		free(a);
 		return -1;
 	}
@@ -853,9 +1092,13 @@ static void *refresher_main(void *arg)
 			pthread_mutex_lock(&hc->call_lock);
 			setup_conn(hc, conn);
 			pthread_mutex_unlock(&hc->call_lock);
-			if (full_pass(hc, conn) == 0)
+			/*
+			 * A connection lost during the listing has reported
+			 * itself unreachable already: do not say otherwise.
+			 */
+			if (full_pass(hc, conn) == 0 && virConnectIsAlive(conn) == 1)
 				hc->cb->status(hc->opaque, HOST_CONNECTED, NULL);
-			else
+			else if (virConnectIsAlive(conn) == 1)
 				log_msg("%s: first listing failed: %s", hc->name,
 					virGetLastErrorMessage());
 			next_pass = now_mono() + hc->refresh_secs;
@@ -1289,7 +1532,7 @@ void hostconn_free(struct hostconn *hc)
 		char *error = NULL;
 
 		pthread_mutex_lock(&hc->lock);
-		stuck = attempt_harvest(hc, &extra, &error) > 0;
+		stuck = attempt_harvest(hc, &extra, &error) > 0 || hc->nopening > 0;
 		pthread_mutex_unlock(&hc->lock);
 		free(error);
 		if (extra)
