@@ -785,7 +785,8 @@ static int full_pass(struct hostconn *hc, virConnectPtr conn)
 				p.queue[p.nqueue++] = i;
 		/* An in-process test driver has no link to hide, and its own state. */
 		if (p.nqueue >= FETCH_MIN && strncmp(hc->uri, "test:", 5)) {
-			nf = p.nqueue / FETCH_MIN + 1 < FETCHERS ? p.nqueue / FETCH_MIN + 1 : FETCHERS;
+			nf = p.nqueue / FETCH_MIN + 1 < FETCHERS ? p.nqueue / FETCH_MIN + 1
+								 : FETCHERS;
 			pthread_mutex_lock(&hc->lock);
 			fetchers_open(hc, nf);
 			pthread_mutex_unlock(&hc->lock);
