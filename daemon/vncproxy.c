@@ -50,7 +50,8 @@ struct console {
  */
 #define ENDINGS 16
 static struct ending {
-	char user[AUTH_USER_MAX + 1], host[256], vm[256], reason[sizeof(((struct console *)0)->reason)];
+	char user[AUTH_USER_MAX + 1], host[256], vm[256],
+	    reason[sizeof(((struct console *)0)->reason)];
 } endings[ENDINGS];
 static unsigned next_ending;
 
