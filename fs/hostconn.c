@@ -125,6 +125,9 @@ static void silence(void *opaque, virErrorPtr err)
 	(void)err;
 }
 
+/* Set when hostconn_free() leaves a thread blocked in libvirt. */
+static bool threads_left;
+
 static void *event_loop(void *arg)
 {
 	(void)arg;
@@ -162,10 +165,11 @@ static void last_turn(int timer, void *opaque)
 	event_quit = 1;
 }
 
-void hostconn_global_shutdown(void)
+bool hostconn_global_shutdown(void)
 {
 	virEventAddTimeout(LAST_TURNS_MS, last_turn, NULL, NULL);
 	pthread_join(event_thread, NULL);
+	return threads_left;
 }
 
 static int seen_match(const void *value, const void *key)
@@ -1542,6 +1546,7 @@ void hostconn_free(struct hostconn *hc)
 	if (stuck) {
 		/* Blocked in a call to a dead host: the process exits without it. */
 		log_msg("%s: its connection is still blocked; leaving it", hc->name);
+		threads_left = true;
 		return;
 	}
 	if (hc->conn)

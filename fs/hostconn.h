@@ -93,7 +93,8 @@ struct hc_request {
 struct hostconn;
 
 int hostconn_global_init(void);
-void hostconn_global_shutdown(void);
+/* True when some thread is still blocked in a call to a dead host. */
+bool hostconn_global_shutdown(void);
 
 struct hostconn *hostconn_new(const char *name, const char *uri, int refresh_secs,
 			      const struct hostconn_callbacks *cb, void *opaque);

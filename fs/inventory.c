@@ -710,8 +710,10 @@ void inventory_start(void)
 	inv_unlock();
 }
 
-void inventory_shutdown(void)
+bool inventory_shutdown(void)
 {
+	bool left;
+
 	for (;;) {
 		inv_wrlock();
 		if (!hosts) {
@@ -720,7 +722,7 @@ void inventory_shutdown(void)
 		}
 		host_drop(hosts);
 	}
-	hostconn_global_shutdown();
+	left = hostconn_global_shutdown();
 	pthread_mutex_lock(&ch_lock);
 	ch_quit = true;
 	pthread_cond_broadcast(&ch_cond);
@@ -736,6 +738,7 @@ void inventory_shutdown(void)
 	ch_queue = NULL;
 	pthread_mutex_unlock(&ch_lock);
 	hmap_destroy(&nodes);
+	return left;
 }
 
 int inv_mkdir_host(const char *name, uint64_t *id)

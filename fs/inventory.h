@@ -121,7 +121,8 @@ int inventory_init(struct store *st, int refresh_secs);
 /* Hosts named on the command line, or else the database's, or else the default. */
 int inventory_add_host(const char *name, const char *uri, bool stored);
 void inventory_start(void);
-void inventory_shutdown(void);
+/* True when a host's thread is still blocked in libvirt (see main()). */
+bool inventory_shutdown(void);
 
 void inv_rdlock(void);
 void inv_wrlock(void);

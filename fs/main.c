@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_REFRESH 5
 #define MAX_WORKERS 128
@@ -161,6 +162,7 @@ int main(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct store *st = NULL;
 	char *db = NULL, *err = NULL;
+	bool left = false;
 	int rc = 1;
 
 	o.hosts = calloc(argc, sizeof(*o.hosts));
@@ -210,7 +212,7 @@ int main(int argc, char **argv)
 	rc = fuse_session_loop_mt(se, loop) ? 1 : 0;
 	fuse_loop_cfg_destroy(loop);
 	log_msg("unmounting %s", o.mountpoint);
-	inventory_shutdown();
+	left = inventory_shutdown();
 	notifier_stop();
 	fuse_session_unmount(se);
 	goto out_signals;
@@ -222,7 +224,7 @@ out_session:
 	fuse_session_destroy(se);
 out_inventory:
 	if (rc)
-		inventory_shutdown();
+		left = inventory_shutdown();
 out:
 	store_close(st);
 	free(db);
@@ -230,5 +232,12 @@ out:
 	free(o.hosts);
 	fuse_opt_free_args(&o.fuse);
 	log_close();
+	/*
+	 * A thread still blocked in libvirt (an open to a host that went dark)
+	 * may wake up at any time: the libraries' exit handlers (OpenSSL's frees
+	 * its locks) must not run under it. Seen: a SEGV in libcrypto at exit.
+	 */
+	if (left)
+		_exit(rc);
 	return rc;
 }
