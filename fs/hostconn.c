@@ -629,8 +629,6 @@ static void *opening_main(void *arg)
 		virConnectSetKeepAlive(conn, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT);
 	virResetLastError();
 	pthread_mutex_lock(&hc->lock);
-	hc->fetch_opening[o->slot] = false;
-	hc->nopening--;
 	if (conn && !hc->stop && o->epoch == hc->fetch_epoch) {
 		hc->fetchers[o->slot] = conn;
 		conn = NULL;
@@ -638,6 +636,11 @@ static void *opening_main(void *arg)
 	pthread_mutex_unlock(&hc->lock);
 	if (conn)
 		virConnectClose(conn);
+	/* Counted out only now: hostconn_free() waits for the close too. */
+	pthread_mutex_lock(&hc->lock);
+	hc->fetch_opening[o->slot] = false;
+	hc->nopening--;
+	pthread_mutex_unlock(&hc->lock);
 	free(o);
 	return NULL;
 }
