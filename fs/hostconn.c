@@ -357,6 +357,19 @@ static int fetch_domain(virDomainPtr dom, struct dom_info *di)
 	return 0;
 }
 
+/* Whether a domain's details must be fetched: new to us, or it started or stopped. */
+static bool seen_changed(struct hostconn *hc, const char *uuid, bool active)
+{
+	struct seen *s;
+	bool changed;
+
+	pthread_mutex_lock(&hc->lock);
+	s = hmap_get(&hc->seen, hmap_hash_str(uuid), uuid);
+	changed = !s || s->active != active;
+	pthread_mutex_unlock(&hc->lock);
+	return changed;
+}
+
 static void remember(struct hostconn *hc, const char *uuid, bool active)
 {
 	struct seen *s = hmap_get(&hc->seen, hmap_hash_str(uuid), uuid);
@@ -520,7 +533,6 @@ static void pass_one(struct pass *p, int i, virDomainPtr dom)
 {
 	struct hostconn *hc = p->hc;
 	struct dom_info di = {.ticket = p->ticket};
-	struct seen *s;
 	bool need_detail;
 
 	di.name = strdup(virDomainGetName(p->recs[i]->dom));
@@ -538,10 +550,7 @@ static void pass_one(struct pass *p, int i, virDomainPtr dom)
 		di.persistent = !in_uuids(p->transients, p->ntrans, di.uuid);
 		di.fields |= DI_PERSISTENT;
 	}
-	pthread_mutex_lock(&hc->lock);
-	s = hmap_get(&hc->seen, hmap_hash_str(di.uuid), di.uuid);
-	need_detail = !s || s->active != is_active(di.state);
-	pthread_mutex_unlock(&hc->lock);
+	need_detail = seen_changed(hc, di.uuid, is_active(di.state));
 	if (need_detail) {
 		bool live = di.fields & DI_SIZES;
 		unsigned vcpus = di.vcpus;
@@ -574,19 +583,10 @@ static bool pass_needs_call(struct pass *p, int i)
 {
 	struct dom_info di = {.state = VM_NOSTATE};
 	char uuid[VIR_UUID_STRING_BUFLEN];
-	struct seen *s;
-	bool need;
 
 	stat_values(p->recs[i], &di);
-	if (is_active(di.state))
-		return true;
-	if (virDomainGetUUIDString(p->recs[i]->dom, uuid) < 0)
-		return true;
-	pthread_mutex_lock(&p->hc->lock);
-	s = hmap_get(&p->hc->seen, hmap_hash_str(uuid), uuid);
-	need = !s || s->active;
-	pthread_mutex_unlock(&p->hc->lock);
-	return need;
+	return is_active(di.state) || virDomainGetUUIDString(p->recs[i]->dom, uuid) < 0 ||
+	       seen_changed(p->hc, uuid, false);
 }
 
 static int pass_take(struct pass *p)
