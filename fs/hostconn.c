@@ -60,6 +60,8 @@ struct seen {
  */
 #define FETCHERS 7
 #define FETCH_MIN 16 /* domains needing a call before extra connections pay */
+/* Listing every domain costs about as much as this many lookups (1,000 in 4-10 ms). */
+#define LIST_COST 32
 
 struct hostconn {
 	char *name, *uri;
@@ -521,6 +523,7 @@ struct pass {
 	char **uuids;
 	/* The domains that need a call, taken in turn by the pass's connections. */
 	int *queue, nqueue, next;
+	int nfetchers;
 	bool *retry; /* their fetcher's connection failed under them */
 	pthread_mutex_t lock;
 };
@@ -687,21 +690,72 @@ struct fetcher {
 	bool running, dead;
 };
 
+/* A domain's handle on a fetcher's connection. */
+struct dom_ref {
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	virDomainPtr dom;
+};
+
+static int cmp_ref(const void *a, const void *b)
+{
+	return strcmp(((const struct dom_ref *)a)->uuid, ((const struct dom_ref *)b)->uuid);
+}
+
+/*
+ * Every domain's handle on conn, sorted: when each fetcher of a pass has more
+ * domains to fetch than a listing costs (a first listing), the listing saves
+ * a lookup call per domain.
+ */
+static struct dom_ref *list_refs(virConnectPtr conn, int *count)
+{
+	virDomainPtr *doms = NULL;
+	struct dom_ref *refs;
+	int n = virConnectListAllDomains(conn, &doms, 0);
+
+	*count = 0;
+	if (n < 0)
+		return NULL;
+	refs = calloc(n + 1, sizeof(*refs));
+	for (int i = 0; i < n; i++) {
+		if (refs && virDomainGetUUIDString(doms[i], refs[*count].uuid) == 0)
+			refs[(*count)++].dom = doms[i];
+		else
+			virDomainFree(doms[i]);
+	}
+	free(doms);
+	if (refs)
+		qsort(refs, *count, sizeof(*refs), cmp_ref);
+	return refs;
+}
+
+static void free_refs(struct dom_ref *refs, int n)
+{
+	for (int i = 0; refs && i < n; i++)
+		virDomainFree(refs[i].dom);
+	free(refs);
+}
+
 static void *fetcher_main(void *arg)
 {
 	struct fetcher *f = arg;
 	struct pass *p = f->p;
-	int i;
+	struct dom_ref *refs = NULL;
+	int i, nrefs = 0;
 
+	if ((long)p->nqueue * LIST_COST >= (long)p->n * p->nfetchers)
+		refs = list_refs(f->conn, &nrefs);
 	while ((i = pass_take(p)) >= 0) {
-		char uuid[VIR_UUID_STRING_BUFLEN];
+		struct dom_ref key, *ref = NULL;
 		virDomainPtr dom = NULL;
 
-		if (virDomainGetUUIDString(p->recs[i]->dom, uuid) == 0)
-			dom = virDomainLookupByUUIDString(f->conn, uuid);
+		if (virDomainGetUUIDString(p->recs[i]->dom, key.uuid) == 0) {
+			ref = refs ? bsearch(&key, refs, nrefs, sizeof(*refs), cmp_ref) : NULL;
+			dom = ref ? ref->dom : virDomainLookupByUUIDString(f->conn, key.uuid);
+		}
 		if (dom) {
 			pass_one(p, i, dom);
-			virDomainFree(dom);
+			if (!ref)
+				virDomainFree(dom);
 		}
 		if (virConnectIsAlive(f->conn) != 1) {
 			/* The main connection does this one again. */
@@ -710,6 +764,7 @@ static void *fetcher_main(void *arg)
 			break;
 		}
 	}
+	free_refs(refs, nrefs);
 	virResetLastError();
 	return NULL;
 }
@@ -794,6 +849,7 @@ static int full_pass(struct hostconn *hc, virConnectPtr conn)
 		if (p.nqueue >= FETCH_MIN && strncmp(hc->uri, "test:", 5)) {
 			nf = p.nqueue / FETCH_MIN + 1 < FETCHERS ? p.nqueue / FETCH_MIN + 1
 								 : FETCHERS;
+			p.nfetchers = nf;
 			pthread_mutex_lock(&hc->lock);
 			fetchers_open(hc, nf);
 			pthread_mutex_unlock(&hc->lock);

@@ -226,6 +226,7 @@ void inv_value_changed(struct node *n, enum file_kind kind)
 		struct vm *vm = (struct vm *)n;
 
 		vm->gen[kind]++;
+		vm->primed &= ~(1u << kind);
 		vm->mtime = time(NULL);
 		/* A VM being created has nothing cached anywhere: its "created" says it all. */
 		if (vm->creating)

@@ -103,6 +103,8 @@ struct vm {
 	char *owner_writer; /* local user of a reservation under way */
 	time_t mtime;
 	uint32_t gen[F_NVMFILES];
+	/* Kinds whose text the kernel was handed at this generation (the face's mark). */
+	_Atomic uint32_t primed;
 	struct scratch *scratch;
 };
 

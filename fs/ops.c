@@ -455,6 +455,33 @@ static void handle_free(struct handle *hd)
 	free(hd);
 }
 
+/*
+ * Hands the kernel a VM file's text with its first open, so that the read
+ * which follows is served from the page cache: a first read of the tree
+ * costs one request fewer per file. Under the read lock, so no change comes
+ * between the text and its pages: a change clears the mark, then its
+ * invalidation drops what was stored. Unlike an invalidation, a store waits
+ * on no page that the request being served could hold.
+ */
+static void prime_pages(struct vm *vm, fuse_ino_t ino)
+{
+	uint32_t bit = 1u << KIND_OF(ino);
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
+	size_t len;
+	char *text;
+
+	if (vm->primed & bit)
+		return;
+	text = file_render(&vm->node, KIND_OF(ino), &len);
+	if (!text)
+		return;
+	bv.buf[0].mem = text;
+	bv.buf[0].size = len;
+	if (!len || fuse_lowlevel_notify_store(face_session, ino, 0, &bv, 0) == 0)
+		vm->primed |= bit;
+	free(text);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	enum file_kind kind = KIND_OF(ino);
@@ -495,10 +522,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	inv_rdlock();
 	n = inv_node(ID_OF(ino));
-	if (!n && ino != INO_EVENTS)
+	if (!n && ino != INO_EVENTS) {
 		rc = -ENOENT;
-	else if (n)
+	} else if (n) {
 		hd->seen_gen = file_gen(n, kind);
+		if (fi->keep_cache && n->type == N_VM)
+			prime_pages((struct vm *)n, ino);
+	}
 	inv_unlock();
 	if (rc < 0) {
 		handle_free(hd);
