@@ -2,6 +2,8 @@
 /*
  * Reads the given files of every VM under a catkeeperfs mount, as a script
  * would: readtree MOUNT FILE... Prints the VM count and the seconds taken.
+ * readtree -n N FILE: opens, reads and closes one file N times; prints the
+ * microseconds each took, the floor under a full read.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -40,8 +42,19 @@ int main(int argc, char **argv)
 	struct dirent *h;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: readtree MOUNT FILE...\n");
+		fprintf(stderr, "usage: readtree MOUNT FILE... | readtree -n N FILE\n");
 		return 2;
+	}
+	if (!strcmp(argv[1], "-n") && argc == 4) {
+		long n = atol(argv[2]);
+
+		for (long i = 0; i < n; i++)
+			if (read_file(AT_FDCWD, argv[3]) < 0) {
+				perror(argv[3]);
+				return 1;
+			}
+		printf("%.2f\n", (now() - t0) / n * 1e6);
+		return 0;
 	}
 	root = opendir(argv[1]);
 	if (!root) {
