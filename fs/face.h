@@ -58,6 +58,11 @@ int notifier_start(struct fuse_session *se);
 void notifier_stop(void);
 void poll_wait(uint64_t ino, struct fuse_pollhandle *ph);
 
+/* uring.c: FUSE over io_uring where the kernel offers it (without liburing: no-ops). */
+void uring_attach(struct fuse_session *se);
+void uring_adjust_init(struct fuse_conn_info *conn);
+void uring_detach(void);
+
 extern const struct fuse_lowlevel_ops catkeeper_ops;
 extern struct fuse_session *face_session;
 

@@ -192,6 +192,7 @@ int main(int argc, char **argv)
 		goto out_session;
 	if (fuse_session_mount(se, o.mountpoint) < 0)
 		goto out_signals;
+	uring_attach(se);
 	if (fuse_daemonize(o.foreground) < 0)
 		goto out_unmount;
 	face_session = se;
@@ -215,6 +216,7 @@ int main(int argc, char **argv)
 	left = inventory_shutdown();
 	notifier_stop();
 	fuse_session_unmount(se);
+	uring_detach();
 	goto out_signals;
 out_unmount:
 	fuse_session_unmount(se);

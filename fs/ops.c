@@ -963,6 +963,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	started = time(NULL);
 	/* O_TRUNC must reach us as a truncation we can ignore on value files. */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	uring_adjust_init(conn);
 }
 
 const struct fuse_lowlevel_ops catkeeper_ops = {
