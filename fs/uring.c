@@ -102,7 +102,12 @@ static int nqueues;
 static _Atomic bool rings_on;
 static _Atomic unsigned long served; /* requests that came from a ring */
 
-/* Slow requests, each on a thread of its own, counted for the detach. */
+/*
+ * Slow requests, each on a thread of its own, counted for the detach; at most
+ * MAX_SLOW at once, as libfuse's own loop had workers (the ring's thread waits
+ * for one to end: they never wait for it).
+ */
+#define MAX_SLOW 128
 static pthread_mutex_t slow_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t slow_cond = PTHREAD_COND_INITIALIZER;
 static int nslow;
@@ -300,6 +305,8 @@ static int slow_start(const char *req, size_t len)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_mutex_lock(&slow_lock);
+	while (nslow >= MAX_SLOW)
+		pthread_cond_wait(&slow_cond, &slow_lock);
 	if (pthread_create(&t, &attr, slow_main, buf) == 0) {
 		nslow++;
 		rc = 0;
