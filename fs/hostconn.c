@@ -471,39 +471,62 @@ static void stat_values(virDomainStatsRecordPtr rec, struct dom_info *di)
 		di->fields |= DI_SIZES;
 }
 
-static int cmp_uuid(const void *a, const void *b)
+/* A domain's uuid, and its handle when the listing keeps them. */
+struct dom_ref {
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	virDomainPtr dom;
+};
+
+static int cmp_ref(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct dom_ref *)a)->uuid, ((const struct dom_ref *)b)->uuid);
 }
 
-/* The sorted uuids of the domains a listing flag selects; NULL on error. */
-static char **list_uuids(virConnectPtr conn, unsigned flags, int *count)
+/* For bsearch() with a uuid string as the key. */
+static int cmp_uuid_ref(const void *key, const void *ref)
+{
+	return strcmp(key, ((const struct dom_ref *)ref)->uuid);
+}
+
+/*
+ * The domains a listing flag selects, sorted by uuid; with their handles on
+ * conn when handles is set. NULL on error.
+ */
+static struct dom_ref *list_refs(virConnectPtr conn, unsigned flags, bool handles, int *count)
 {
 	virDomainPtr *doms = NULL;
-	char **uuids;
+	struct dom_ref *refs;
 	int n = virConnectListAllDomains(conn, &doms, flags);
 
 	*count = 0;
 	if (n < 0)
 		return NULL;
-	uuids = calloc(n + 1, sizeof(*uuids));
+	refs = calloc(n + 1, sizeof(*refs));
 	for (int i = 0; i < n; i++) {
-		char buf[VIR_UUID_STRING_BUFLEN];
+		bool kept = refs && virDomainGetUUIDString(doms[i], refs[*count].uuid) == 0;
 
-		if (uuids && virDomainGetUUIDString(doms[i], buf) == 0 &&
-		    (uuids[*count] = strdup(buf)))
-			(*count)++;
-		virDomainFree(doms[i]);
+		if (kept)
+			refs[(*count)++].dom = handles ? doms[i] : NULL;
+		if (!kept || !handles)
+			virDomainFree(doms[i]);
 	}
 	free(doms);
-	if (uuids)
-		qsort(uuids, *count, sizeof(*uuids), cmp_uuid);
-	return uuids;
+	if (refs)
+		qsort(refs, *count, sizeof(*refs), cmp_ref);
+	return refs;
 }
 
-static bool in_uuids(char **uuids, int n, const char *uuid)
+static struct dom_ref *find_ref(struct dom_ref *refs, int n, const char *uuid)
 {
-	return bsearch(&uuid, uuids, n, sizeof(*uuids), cmp_uuid) != NULL;
+	return refs ? bsearch(uuid, refs, n, sizeof(*refs), cmp_uuid_ref) : NULL;
+}
+
+static void free_refs(struct dom_ref *refs, int n)
+{
+	for (int i = 0; refs && i < n; i++)
+		if (refs[i].dom)
+			virDomainFree(refs[i].dom);
+	free(refs);
 }
 
 static void free_uuids(char **uuids, int n)
@@ -519,7 +542,7 @@ struct pass {
 	uint64_t ticket; /* taken before the listing */
 	virDomainStatsRecordPtr *recs;
 	int n;
-	char **autos, **transients;
+	struct dom_ref *autos, *transients; /* uuids only */
 	int nauto, ntrans;
 	char **uuids;
 	/* The domains that need a call, taken in turn by the pass's connections. */
@@ -547,11 +570,11 @@ static void pass_one(struct pass *p, int i, virDomainPtr dom)
 	stat_values(p->recs[i], &di);
 	di.fields |= DI_STATE;
 	if (p->autos) {
-		di.autostart = in_uuids(p->autos, p->nauto, di.uuid);
+		di.autostart = find_ref(p->autos, p->nauto, di.uuid) != NULL;
 		di.fields |= DI_AUTOSTART;
 	}
 	if (p->transients) {
-		di.persistent = !in_uuids(p->transients, p->ntrans, di.uuid);
+		di.persistent = !find_ref(p->transients, p->ntrans, di.uuid);
 		di.fields |= DI_PERSISTENT;
 	}
 	need_detail = seen_changed(hc, di.uuid, is_active(di.state));
@@ -691,51 +714,6 @@ struct fetcher {
 	bool running, dead;
 };
 
-/* A domain's handle on a fetcher's connection. */
-struct dom_ref {
-	char uuid[VIR_UUID_STRING_BUFLEN];
-	virDomainPtr dom;
-};
-
-static int cmp_ref(const void *a, const void *b)
-{
-	return strcmp(((const struct dom_ref *)a)->uuid, ((const struct dom_ref *)b)->uuid);
-}
-
-/*
- * Every domain's handle on conn, sorted: when each fetcher of a pass has more
- * domains to fetch than a listing costs (a first listing), the listing saves
- * a lookup call per domain.
- */
-static struct dom_ref *list_refs(virConnectPtr conn, int *count)
-{
-	virDomainPtr *doms = NULL;
-	struct dom_ref *refs;
-	int n = virConnectListAllDomains(conn, &doms, 0);
-
-	*count = 0;
-	if (n < 0)
-		return NULL;
-	refs = calloc(n + 1, sizeof(*refs));
-	for (int i = 0; i < n; i++) {
-		if (refs && virDomainGetUUIDString(doms[i], refs[*count].uuid) == 0)
-			refs[(*count)++].dom = doms[i];
-		else
-			virDomainFree(doms[i]);
-	}
-	free(doms);
-	if (refs)
-		qsort(refs, *count, sizeof(*refs), cmp_ref);
-	return refs;
-}
-
-static void free_refs(struct dom_ref *refs, int n)
-{
-	for (int i = 0; refs && i < n; i++)
-		virDomainFree(refs[i].dom);
-	free(refs);
-}
-
 /* Whether each of the pass's fetchers has more to fetch than a listing costs. */
 static bool pass_lists(struct pass *p)
 {
@@ -749,15 +727,20 @@ static void *fetcher_main(void *arg)
 	struct dom_ref *refs = NULL;
 	int i, nrefs = 0;
 
+	/*
+	 * When each fetcher has more domains to fetch than a listing costs (a
+	 * first listing), one listing of every handle saves a lookup per domain.
+	 */
 	if (pass_lists(p))
-		refs = list_refs(f->conn, &nrefs);
+		refs = list_refs(f->conn, 0, true, &nrefs);
 	while ((i = pass_take(p)) >= 0) {
-		struct dom_ref key, *ref = NULL;
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		struct dom_ref *ref = NULL;
 		virDomainPtr dom = NULL;
 
-		if (virDomainGetUUIDString(p->recs[i]->dom, key.uuid) == 0) {
-			ref = refs ? bsearch(&key, refs, nrefs, sizeof(*refs), cmp_ref) : NULL;
-			dom = ref ? ref->dom : virDomainLookupByUUIDString(f->conn, key.uuid);
+		if (virDomainGetUUIDString(p->recs[i]->dom, uuid) == 0) {
+			ref = find_ref(refs, nrefs, uuid);
+			dom = ref ? ref->dom : virDomainLookupByUUIDString(f->conn, uuid);
 		}
 		if (dom) {
 			pass_one(p, i, dom);
@@ -835,8 +818,9 @@ static int full_pass(struct hostconn *hc, virConnectPtr conn)
 	if (p.n < 0)
 		p.n = virConnectGetAllDomainStats(conn, VIR_DOMAIN_STATS_STATE, &p.recs, 0);
 	if (p.n >= 0) {
-		p.autos = list_uuids(conn, VIR_CONNECT_LIST_DOMAINS_AUTOSTART, &p.nauto);
-		p.transients = list_uuids(conn, VIR_CONNECT_LIST_DOMAINS_TRANSIENT, &p.ntrans);
+		p.autos = list_refs(conn, VIR_CONNECT_LIST_DOMAINS_AUTOSTART, false, &p.nauto);
+		p.transients =
+		    list_refs(conn, VIR_CONNECT_LIST_DOMAINS_TRANSIENT, false, &p.ntrans);
 	}
 	pthread_mutex_unlock(&hc->call_lock);
 	if (p.n < 0)
@@ -904,8 +888,8 @@ static int full_pass(struct hostconn *hc, virConnectPtr conn)
 	}
 	free_uuids(p.uuids, p.n);
 	virDomainStatsRecordListFree(p.recs);
-	free_uuids(p.autos, p.nauto);
-	free_uuids(p.transients, p.ntrans);
+	free_refs(p.autos, p.nauto);
+	free_refs(p.transients, p.ntrans);
 	return 0;
 }
 
