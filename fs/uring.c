@@ -289,19 +289,13 @@ static void *slow_main(void *arg)
 	return NULL;
 }
 
-static int slow_start(const char *req, size_t len)
+/* Takes buf (malloc'd, with its mem) to a thread of its own. */
+static int slow_start(struct fuse_buf *buf)
 {
-	struct fuse_buf *buf = calloc(1, sizeof(*buf));
 	pthread_attr_t attr;
 	pthread_t t;
 	int rc = -1;
 
-	if (!buf || !(buf->mem = malloc(len))) {
-		free(buf);
-		return -1;
-	}
-	memcpy(buf->mem, req, len);
-	buf->size = len;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_mutex_lock(&slow_lock);
@@ -313,10 +307,6 @@ static int slow_start(const char *req, size_t len)
 	}
 	pthread_mutex_unlock(&slow_lock);
 	pthread_attr_destroy(&attr);
-	if (rc < 0) {
-		free(buf->mem);
-		free(buf);
-	}
 	return rc;
 }
 
@@ -329,34 +319,51 @@ static void refuse(struct entry *e, int err)
 	commit(e, &iov, 1);
 }
 
+/* A ring's request in /dev/fuse's layout, as fuse_session_process_buf() takes it. */
+static void rebuild(const struct entry *e, size_t fixed, char *to)
+{
+	const struct fuse_in_header *in = (const void *)e->hdr->in_out;
+
+	memcpy(to, in, sizeof(*in));
+	memcpy(to + sizeof(*in), e->hdr->op_in, fixed);
+	memcpy(to + sizeof(*in) + fixed, e->payload, e->hdr->ent.payload_sz);
+}
+
 static void serve(struct queue *q, struct entry *e)
 {
 	const struct fuse_in_header *in = (const void *)e->hdr->in_out;
 	size_t payload = e->hdr->ent.payload_sz;
+	struct fuse_buf buf = {.size = in->len};
 	size_t fixed;
-	struct fuse_buf buf = {0};
 
 	e->commit_id = e->hdr->ent.commit_id;
-	if (in->len < sizeof(*in) + payload || in->len - sizeof(*in) - payload > 128 ||
-	    payload > PAYLOAD) {
+	e->unique = in->unique;
+	if (in->len < sizeof(*in) + payload ||
+	    in->len - sizeof(*in) - payload > sizeof(e->hdr->op_in) || payload > PAYLOAD) {
 		log_msg("io_uring: a request of %u bytes does not fit its entry", in->len);
-		e->unique = in->unique;
 		refuse(e, EIO);
 		return;
 	}
 	fixed = in->len - sizeof(*in) - payload;
 	served++;
-	memcpy(q->req, in, sizeof(*in));
-	memcpy(q->req + sizeof(*in), e->hdr->op_in, fixed);
-	memcpy(q->req + sizeof(*in) + fixed, e->payload, payload);
-	e->unique = in->unique;
 	if (waits(in)) {
-		if (slow_start(q->req, in->len) < 0)
-			refuse(e, ENOMEM);
+		/* Its own copy: the ring's thread goes on to the next request. */
+		struct fuse_buf *slow = malloc(sizeof(*slow));
+
+		if (slow)
+			*slow = (struct fuse_buf){.size = in->len, .mem = malloc(in->len)};
+		if (slow && slow->mem) {
+			rebuild(e, fixed, slow->mem);
+			if (slow_start(slow) == 0)
+				return;
+			free(slow->mem);
+		}
+		free(slow);
+		refuse(e, ENOMEM);
 		return;
 	}
+	rebuild(e, fixed, q->req);
 	buf.mem = q->req;
-	buf.size = in->len;
 	fuse_session_process_buf(session, &buf);
 }
 
@@ -417,7 +424,7 @@ static int queue_setup(struct queue *q, int qid)
 	q->qid = qid;
 	pthread_mutex_init(&q->lock, NULL);
 	q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	q->req = malloc(sizeof(struct fuse_in_header) + 128 + PAYLOAD);
+	q->req = malloc(sizeof(struct fuse_in_header) + sizeof(q->ent[0].hdr->op_in) + PAYLOAD);
 	if (q->efd < 0 || !q->req ||
 	    io_uring_queue_init(ENTRIES * 2 + 2, &q->ring, IORING_SETUP_SQE128) < 0)
 		return -1;
