@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "domxml.h"
-#include "hmap.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -106,7 +106,7 @@ int domxml_definition(const char *xml, struct dom_info *di)
 	free(s);
 	di->config_size = strlen(xml);
 	/* Any change of the definition, even one of the same size, is a change of config.xml. */
-	di->config_hash = hmap_hash_str(xml);
+	di->config_hash = g_str_hash(xml);
 	di->fields |= DI_SIZES;
 	xmlFreeDoc(doc);
 	return di->owner && di->description ? 0 : -ENOMEM;

@@ -2,7 +2,7 @@
 #ifndef CK_FACE_H
 #define CK_FACE_H
 
-/* The FUSE face: what ops.c shares with the modules for each kind of file. */
+/* The FUSE face: what ops.c and tree.c share with the modules for each kind of file. */
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
@@ -26,6 +26,18 @@ struct handle {
 	pid_t pid; /* config.xml opened for writing by */
 	struct handle *next_writer;
 };
+
+/* tree.c: attributes, lookups, listings, mkdir and rmdir. */
+extern time_t face_started; /* the mount's start: the time of its directories */
+int attr_of(fuse_ino_t ino, struct stat *st);
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 
 /* files.c: value files, rendered from the cache. */
 const char *file_name(enum file_kind kind);

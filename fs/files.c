@@ -9,10 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const lifecycle_words[] = {
-    "start", "shutdown", "reboot", "reset", "destroy", "suspend", "resume",
-};
-
 #define OWNER_MAX 64
 
 const char *file_name(enum file_kind kind)
@@ -149,14 +145,6 @@ static bool valid_owner(const char *s)
 	return true;
 }
 
-static bool lifecycle_word(const char *s)
-{
-	for (size_t i = 0; i < sizeof(lifecycle_words) / sizeof(lifecycle_words[0]); i++)
-		if (!strcmp(s, lifecycle_words[i]))
-			return true;
-	return false;
-}
-
 static int refuse(uint64_t id, const char *what, const char *msg)
 {
 	inv_vm_error(id, what, EINVAL, msg);
@@ -175,7 +163,7 @@ static int vm_write(fuse_req_t req, uint64_t id, enum file_kind kind, const char
 		return refuse(id, what, "the value holds a NUL byte");
 	switch (kind) {
 	case F_STATE:
-		if (!lifecycle_word(value))
+		if (!hostconn_lifecycle_word(value))
 			return refuse(id, what,
 				      "unknown action: write start, shutdown, reboot,"
 				      " reset, destroy, suspend or resume");

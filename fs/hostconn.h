@@ -107,4 +107,7 @@ void hostconn_free(struct hostconn *hc);
  */
 int hostconn_call(struct hostconn *hc, struct hc_request *req, char **errmsg);
 
+/* Whether a state file takes this word (start, shutdown, ...). */
+bool hostconn_lifecycle_word(const char *word);
+
 #endif

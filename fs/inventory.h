@@ -12,8 +12,9 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "hmap.h"
 #include "hostconn.h"
+
+#include <glib.h>
 
 struct store;
 
@@ -68,8 +69,8 @@ struct host {
 	time_t stale_since;
 	uint32_t gen[2]; /* .uri, .status */
 	struct hostconn *hc;
-	struct hmap by_name, by_uuid;
-	struct vm **vms; /* by id, for stable readdir offsets */
+	GHashTable *by_name, *by_uuid; /* -> struct vm, keyed by its own fields */
+	struct vm **vms;	       /* by id, for stable readdir offsets */
 	size_t nvms, capvms;
 	struct host *next;
 };

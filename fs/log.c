@@ -61,3 +61,17 @@ void log_msg(const char *fmt, ...)
 	fputc('\n', fp);
 	pthread_mutex_unlock(&log_lock);
 }
+
+struct timespec deadline_in(double secs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)secs;
+	ts.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}

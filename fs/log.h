@@ -13,5 +13,7 @@ void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ISO-8601 UTC, e.g. 2026-11-25T21:40:00Z; buf must hold 21 bytes. */
 void iso_time(time_t t, char buf[static 21]);
 double now_mono(void);
+/* CLOCK_REALTIME secs from now, for pthread_cond_timedwait() and pthread_timedjoin_np(). */
+struct timespec deadline_in(double secs);
 
 #endif
