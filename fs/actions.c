@@ -243,7 +243,6 @@ void job_free(struct job *job)
 	free(job->arg);
 	free(job->errmsg);
 	free(job->req.result);
-	pthread_cond_destroy(&job->cond);
 	free(job);
 }
 
@@ -284,7 +283,7 @@ void *actor_main(void *arg)
 		if (job->abandoned)
 			job_free(job);
 		else
-			pthread_cond_signal(&job->cond);
+			pthread_cond_broadcast(&hc->done);
 	}
 	pthread_mutex_unlock(&hc->lock);
 	return NULL;
@@ -315,7 +314,6 @@ int hostconn_call(struct hostconn *hc, struct hc_request *req, char **errmsg)
 		memcpy(job->arg, req->arg ? req->arg : "", req->arglen);
 		job->arg[req->arglen] = '\0';
 	}
-	pthread_cond_init(&job->cond, NULL);
 	if ((req->uuid && !job->uuid) || (req->name && !job->name) || !job->arg) {
 		job_free(job);
 		return -ENOMEM;
@@ -326,11 +324,15 @@ int hostconn_call(struct hostconn *hc, struct hc_request *req, char **errmsg)
 	*hc->jobs_tail = job;
 	hc->jobs_tail = &job->next;
 	pthread_cond_signal(&hc->work);
-	while (!job->done && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&job->cond, &hc->lock, &deadline);
+	while (!job->done && !hc->stop && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&hc->done, &hc->lock, &deadline);
 	if (!job->done) {
+		/* The actor frees it when it is done with it. */
 		job->abandoned = true;
 		pthread_mutex_unlock(&hc->lock);
+		if (hc->stop)
+			return set_err(errmsg, -ECONNABORTED,
+				       "catkeeperfs is stopping: the host's answer is lost");
 		return set_err(errmsg, -ETIMEDOUT, "host %s did not answer within %d s", hc->name,
 			       CALL_TIMEOUT_SECS);
 	}

@@ -358,6 +358,8 @@ struct hostconn *hostconn_new(const char *name, const char *uri, int refresh_sec
 	pthread_mutex_init(&hc->call_lock, NULL);
 	pthread_cond_init(&hc->wake, NULL);
 	pthread_cond_init(&hc->work, NULL);
+	pthread_cond_init(&hc->done, NULL);
+	hc->refs = 1;
 	if (!hc->name || !hc->uri)
 		goto fail;
 	if (pthread_create(&hc->refresher, NULL, refresher_main, hc))
@@ -378,18 +380,29 @@ fail:
 	return NULL;
 }
 
-void hostconn_free(struct hostconn *hc)
+void hostconn_stop(struct hostconn *hc)
 {
-	struct timespec deadline;
-	bool stuck;
-
-	if (!hc)
-		return;
 	pthread_mutex_lock(&hc->lock);
 	hc->stop = true;
 	pthread_cond_broadcast(&hc->wake);
 	pthread_cond_broadcast(&hc->work);
+	pthread_cond_broadcast(&hc->done);
 	pthread_mutex_unlock(&hc->lock);
+}
+
+struct hostconn *hostconn_ref(struct hostconn *hc)
+{
+	__atomic_add_fetch(&hc->refs, 1, __ATOMIC_RELAXED);
+	return hc;
+}
+
+/* The last reference: its threads end (bounded), then it is freed. */
+static void hostconn_destroy(struct hostconn *hc)
+{
+	struct timespec deadline;
+	bool stuck;
+
+	hostconn_stop(hc);
 	deadline = deadline_in(STOP_WAIT_SECS);
 	stuck = pthread_timedjoin_np(hc->refresher, NULL, &deadline) != 0;
 	if (stuck)
@@ -423,9 +436,16 @@ void hostconn_free(struct hostconn *hc)
 	g_hash_table_destroy(hc->seen);
 	pthread_cond_destroy(&hc->wake);
 	pthread_cond_destroy(&hc->work);
+	pthread_cond_destroy(&hc->done);
 	pthread_mutex_destroy(&hc->call_lock);
 	pthread_mutex_destroy(&hc->lock);
 	free(hc->name);
 	free(hc->uri);
 	free(hc);
+}
+
+void hostconn_unref(struct hostconn *hc)
+{
+	if (hc && __atomic_sub_fetch(&hc->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		hostconn_destroy(hc);
 }

@@ -27,6 +27,9 @@ struct handle {
 	struct handle *next_writer;
 };
 
+/* ops.c: frees the handles of files still open when the connection ended. */
+void handles_free_all(void);
+
 /* tree.c: attributes, lookups, listings, mkdir and rmdir. */
 extern time_t face_started; /* the mount's start: the time of its directories */
 int attr_of(fuse_ino_t ino, struct stat *st);

@@ -28,7 +28,6 @@ struct job {
 	int rc;
 	char *errmsg;
 	bool done, abandoned;
-	pthread_cond_t cond;
 	struct job *next;
 };
 
@@ -63,6 +62,8 @@ struct hostconn {
 	pthread_mutex_t call_lock;
 	pthread_cond_t wake; /* refresher */
 	pthread_cond_t work; /* actor */
+	pthread_cond_t done; /* a job is done, or the host stops */
+	int refs;
 	virConnectPtr conn;
 	bool stop, closed;
 	struct attempt *attempts; /* connecting, see connect_host() */

@@ -98,8 +98,18 @@ bool hostconn_global_shutdown(void);
 
 struct hostconn *hostconn_new(const char *name, const char *uri, int refresh_secs,
 			      const struct hostconn_callbacks *cb, void *opaque);
-/* Stops its threads; no callback runs after it returns. */
-void hostconn_free(struct hostconn *hc);
+/*
+ * Stops the host: its threads end at their next turn and requests waiting on
+ * it return ECONNABORTED. Callbacks may still come until the last unref.
+ */
+void hostconn_stop(struct hostconn *hc);
+/*
+ * A reference for a request made outside the inventory's lock. The last
+ * unref joins the threads (bounded) and frees; no callback runs after it.
+ * Never under a lock that a callback takes.
+ */
+struct hostconn *hostconn_ref(struct hostconn *hc);
+void hostconn_unref(struct hostconn *hc);
 
 /*
  * Runs a request on the host's action thread and waits for it, at most a

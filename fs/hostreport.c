@@ -178,6 +178,11 @@ static void on_status(void *opaque, enum host_status st, const char *reason)
 	bool changed;
 
 	inv_wrlock();
+	if (h->removed) {
+		/* A host being dropped: its waiters go, nothing else changes. */
+		inv_unlock();
+		goto wake;
+	}
 	changed = h->status != st || (reason && (!h->reason || strcmp(h->reason, reason)));
 	if (st == HOST_UNREACHABLE && h->status != HOST_UNREACHABLE)
 		h->stale_since = time(NULL);
@@ -199,6 +204,7 @@ static void on_status(void *opaque, enum host_status st, const char *reason)
 		push_change(CH_VALUE, INO_OF(h->node.id, F_DIR), 0, NULL, NULL);
 	}
 	inv_unlock();
+wake:
 	pthread_mutex_lock(&inv_load_lock);
 	if (st == HOST_CONNECTED)
 		h->loaded = true;

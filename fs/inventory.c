@@ -271,7 +271,10 @@ static void host_drop(struct host *h)
 	struct hostconn *hc = host_unlink(h);
 
 	inv_unlock();
-	hostconn_free(hc);
+	if (hc) {
+		hostconn_stop(hc);
+		hostconn_unref(hc);
+	}
 	inv_wrlock();
 	host_put(h);
 	inv_unlock();
@@ -287,7 +290,7 @@ int inventory_init(struct store *st, int refresh)
 	inv_store = st;
 	refresh_secs = refresh;
 	nodes = g_hash_table_new(g_int64_hash, g_int64_equal);
-	return hostconn_global_init();
+	return 0;
 }
 
 int inventory_add_host(const char *name, const char *uri, bool stored)
@@ -311,15 +314,27 @@ static void host_start(struct host *h)
 		log_msg("%s: cannot start its connection threads", h->name);
 }
 
-void inventory_start(void)
+int inventory_start(void)
 {
+	if (hostconn_global_init() < 0)
+		return -1;
 	inv_wrlock();
 	for (struct host *h = hosts; h; h = h->next)
 		host_start(h);
 	inv_unlock();
+	return 0;
 }
 
-bool inventory_shutdown(void)
+void inventory_stop_hosts(void)
+{
+	inv_rdlock();
+	for (struct host *h = hosts; h; h = h->next)
+		if (h->hc)
+			hostconn_stop(h->hc);
+	inv_unlock();
+}
+
+bool inventory_stop(void)
 {
 	bool left;
 
@@ -333,8 +348,13 @@ bool inventory_shutdown(void)
 	}
 	left = hostconn_global_shutdown();
 	changes_stop();
-	g_hash_table_destroy(nodes);
 	return left;
+}
+
+void inventory_free(void)
+{
+	g_hash_table_destroy(nodes);
+	nodes = NULL;
 }
 
 int inv_mkdir_host(const char *name, uint64_t *id)
@@ -529,7 +549,8 @@ int inv_request(uint64_t vm_id, struct hc_request *req, const char *what, const 
 	}
 	snprintf(uuid, sizeof(uuid), "%s", vm->uuid);
 	name = strdup(vm->name);
-	hc = h->hc;
+	/* The host and its connection outlive a rmdir of the host under us. */
+	hc = hostconn_ref(h->hc);
 	h->refs++;
 	inv_unlock();
 
@@ -537,6 +558,8 @@ int inv_request(uint64_t vm_id, struct hc_request *req, const char *what, const 
 	if (!req->name)
 		req->name = name;
 	rc = hostconn_call(hc, req, &msg);
+	/* First: a last unref joins threads that report into h. */
+	hostconn_unref(hc);
 
 	inv_wrlock();
 	vm = vm_by_id(vm_id);

@@ -123,9 +123,17 @@ struct change {
 int inventory_init(struct store *st, int refresh_secs);
 /* Hosts named on the command line, or else the database's, or else the default. */
 int inventory_add_host(const char *name, const char *uri, bool stored);
-void inventory_start(void);
-/* True when a host's thread is still blocked in libvirt (see main()). */
-bool inventory_shutdown(void);
+/* Starts libvirt's event loop and every host's threads (after daemonizing). */
+int inventory_start(void);
+/* Stops the hosts, without waiting: requests waiting on them return. */
+void inventory_stop_hosts(void);
+/*
+ * Ends every host and the change stream. True when a host's thread is still
+ * blocked in libvirt (see main()). Then inventory_free() once no thread
+ * reads the inventory any more.
+ */
+bool inventory_stop(void);
+void inventory_free(void);
 
 void inv_rdlock(void);
 void inv_wrlock(void);

@@ -19,6 +19,7 @@ struct poller {
 };
 
 static pthread_t thread;
+static bool running;
 static pthread_mutex_t poll_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct poller *pollers;
 
@@ -99,13 +100,20 @@ static void *notifier_main(void *arg)
 
 int notifier_start(struct fuse_session *se)
 {
-	return pthread_create(&thread, NULL, notifier_main, se) ? -1 : 0;
+	if (pthread_create(&thread, NULL, notifier_main, se))
+		return -1;
+	pthread_setname_np(thread, "ck-notify");
+	running = true;
+	return 0;
 }
 
 /* After inventory_shutdown(), which ends the change stream. */
 void notifier_stop(void)
 {
+	if (!running)
+		return;
 	pthread_join(thread, NULL);
+	running = false;
 	pthread_mutex_lock(&poll_lock);
 	while (pollers) {
 		struct poller *p = pollers;

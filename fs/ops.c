@@ -29,12 +29,25 @@ static struct handle *hd_of(struct fuse_file_info *fi)
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct handle *writers;
 
+/*
+ * Every open handle, so that files still open when the connection is cut
+ * (their RELEASE never comes) are freed at the end.
+ */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static GHashTable *open_handles;
+
 static struct handle *handle_new(uint64_t ino)
 {
 	struct handle *hd = calloc(1, sizeof(*hd));
 
-	if (hd)
-		hd->ino = ino;
+	if (!hd)
+		return NULL;
+	hd->ino = ino;
+	pthread_mutex_lock(&open_lock);
+	if (!open_handles)
+		open_handles = g_hash_table_new(NULL, NULL);
+	g_hash_table_add(open_handles, hd);
+	pthread_mutex_unlock(&open_lock);
 	return hd;
 }
 
@@ -100,10 +113,31 @@ static void handle_free(struct handle *hd)
 		}
 		pthread_mutex_unlock(&writers_lock);
 	}
+	pthread_mutex_lock(&open_lock);
+	g_hash_table_remove(open_handles, hd);
+	pthread_mutex_unlock(&open_lock);
 	if (hd->events)
 		events_close(hd->events);
 	free(hd->buf);
 	free(hd);
+}
+
+void handles_free_all(void)
+{
+	GList *left = NULL;
+
+	pthread_mutex_lock(&open_lock);
+	if (open_handles)
+		left = g_hash_table_get_keys(open_handles);
+	pthread_mutex_unlock(&open_lock);
+	for (GList *l = left; l; l = l->next)
+		handle_free(l->data);
+	g_list_free(left);
+	pthread_mutex_lock(&open_lock);
+	if (open_handles)
+		g_hash_table_destroy(open_handles);
+	open_handles = NULL;
+	pthread_mutex_unlock(&open_lock);
 }
 
 /*

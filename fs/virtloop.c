@@ -11,6 +11,7 @@
 
 static pthread_t event_thread;
 static volatile int event_quit;
+static bool event_running;
 
 static void silence(void *opaque, virErrorPtr err)
 {
@@ -47,7 +48,11 @@ int hostconn_global_init(void)
 		return -1;
 	/* Errors are reported where they happen, with their context. */
 	virSetErrorFunc(NULL, silence);
-	return pthread_create(&event_thread, NULL, event_loop, NULL) ? -1 : 0;
+	if (pthread_create(&event_thread, NULL, event_loop, NULL))
+		return -1;
+	pthread_setname_np(event_thread, "ck-virt-events");
+	event_running = true;
+	return 0;
 }
 
 /*
@@ -65,7 +70,10 @@ static void last_turn(int timer, void *opaque)
 
 bool hostconn_global_shutdown(void)
 {
+	if (!event_running)
+		return threads_left;
 	virEventAddTimeout(LAST_TURNS_MS, last_turn, NULL, NULL);
 	pthread_join(event_thread, NULL);
+	event_running = false;
 	return threads_left;
 }
