@@ -22,8 +22,10 @@
 /* A new attempt while the others hang, and how many may hang at once. */
 #define CONNECT_RETRY_SECS 3
 #define CONNECT_ATTEMPTS 4
+/* How long the owner waits for the requests under way to let go of a host. */
+#define RELEASE_WAIT_SECS 5
 /* How long unmounting waits for a host's threads stuck in a call. */
-#define STOP_WAIT_SECS 3
+#define STOP_WAIT_SECS 1
 
 static void queue_resync(struct hostconn *hc, virDomainPtr dom)
 {
@@ -392,7 +394,9 @@ void hostconn_stop(struct hostconn *hc)
 
 struct hostconn *hostconn_ref(struct hostconn *hc)
 {
-	__atomic_add_fetch(&hc->refs, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&hc->lock);
+	hc->refs++;
+	pthread_mutex_unlock(&hc->lock);
 	return hc;
 }
 
@@ -446,6 +450,27 @@ static void hostconn_destroy(struct hostconn *hc)
 
 void hostconn_unref(struct hostconn *hc)
 {
-	if (hc && __atomic_sub_fetch(&hc->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	bool last;
+
+	if (!hc)
+		return;
+	pthread_mutex_lock(&hc->lock);
+	last = --hc->refs == 0;
+	pthread_cond_broadcast(&hc->done);
+	pthread_mutex_unlock(&hc->lock);
+	if (last)
 		hostconn_destroy(hc);
+}
+
+void hostconn_release(struct hostconn *hc)
+{
+	struct timespec deadline = deadline_in(RELEASE_WAIT_SECS);
+
+	hostconn_stop(hc);
+	pthread_mutex_lock(&hc->lock);
+	while (hc->refs > 1)
+		if (pthread_cond_timedwait(&hc->done, &hc->lock, &deadline) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&hc->lock);
+	hostconn_unref(hc);
 }

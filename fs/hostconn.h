@@ -110,6 +110,12 @@ void hostconn_stop(struct hostconn *hc);
  */
 struct hostconn *hostconn_ref(struct hostconn *hc);
 void hostconn_unref(struct hostconn *hc);
+/*
+ * The owner's end: stops the host, waits (bounded) for the requests under
+ * way to return their references, then drops its own, so that the joins of
+ * the last unref happen here and not in a request that a user waits for.
+ */
+void hostconn_release(struct hostconn *hc);
 
 /*
  * Runs a request on the host's action thread and waits for it, at most a

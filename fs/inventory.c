@@ -272,8 +272,7 @@ static void host_drop(struct host *h)
 
 	inv_unlock();
 	if (hc) {
-		hostconn_stop(hc);
-		hostconn_unref(hc);
+		hostconn_release(hc);
 	}
 	inv_wrlock();
 	host_put(h);
