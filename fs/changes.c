@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
 #define SYNC_WAIT_SECS 2
 
 static pthread_mutex_t ch_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -38,29 +40,23 @@ const char *inv_file_name(enum file_kind kind)
 
 char *inv_path(struct node *n, enum file_kind kind)
 {
-	char *p = NULL;
-	int rc = -1;
+	struct scratch *s = (struct scratch *)n;
 
 	if (n->type == N_HOST) {
 		struct host *h = (struct host *)n;
 
 		if (kind == F_URI || kind == F_STATUS)
-			rc = asprintf(&p, "%s/%s", h->name, file_names[kind]);
-		else
-			rc = asprintf(&p, "%s", h->name);
-	} else if (n->type == N_VM) {
+			return g_strdup_printf("%s/%s", h->name, file_names[kind]);
+		return g_strdup(h->name);
+	}
+	if (n->type == N_VM) {
 		struct vm *vm = (struct vm *)n;
 
 		if (kind == F_DIR)
-			rc = asprintf(&p, "%s/%s", vm->host->name, vm->name);
-		else
-			rc = asprintf(&p, "%s/%s/%s", vm->host->name, vm->name, file_names[kind]);
-	} else {
-		struct scratch *s = (struct scratch *)n;
-
-		rc = asprintf(&p, "%s/%s/%s", s->vm->host->name, s->vm->name, s->name);
+			return g_strdup_printf("%s/%s", vm->host->name, vm->name);
+		return g_strdup_printf("%s/%s/%s", vm->host->name, vm->name, file_names[kind]);
 	}
-	return rc < 0 ? NULL : p;
+	return g_strdup_printf("%s/%s/%s", s->vm->host->name, s->vm->name, s->name);
 }
 
 void push_change(enum change_type type, uint64_t ino, uint64_t parent, const char *name, char *path)

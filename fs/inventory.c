@@ -391,9 +391,8 @@ int inv_set_uri(uint64_t host_id, const char *uri, char **err)
 	if (!h) {
 		rc = -ENOENT;
 	} else if (h->uri) {
-		if (asprintf(err, "%s has a URI already: rmdir and mkdir it to change it",
-			     h->name) < 0)
-			*err = NULL;
+		*err = g_strdup_printf("%s has a URI already: rmdir and mkdir it to change it",
+				       h->name);
 		rc = -EBUSY;
 	} else if (!(h->uri = strdup(uri))) {
 		rc = -ENOMEM;
@@ -494,8 +493,7 @@ void record_error(struct vm *vm, const char *what, int err, const char *msg)
 	char when[21], *text;
 
 	iso_time(time(NULL), when);
-	if (asprintf(&text, "%s %s: %s\n", when, what, msg ? msg : strerror(err)) < 0)
-		return;
+	text = g_strdup_printf("%s %s: %s\n", when, what, msg ? msg : strerror(err));
 	log_msg("%s/%s: %s: %s", vm->host->name, vm->name, what, msg ? msg : strerror(err));
 	free(vm->error);
 	vm->error = text;
@@ -530,9 +528,8 @@ int inv_request(uint64_t vm_id, struct hc_request *req, const char *what, const 
 	h = vm->host;
 	if (!inv_host_writable(h)) {
 		rc = -EHOSTUNREACH;
-		if (asprintf(&msg, "host %s is unreachable%s%s", h->name, h->reason ? ": " : "",
-			     h->reason ? h->reason : "") < 0)
-			msg = NULL;
+		msg = g_strdup_printf("host %s is unreachable%s%s", h->name, h->reason ? ": " : "",
+				      h->reason ? h->reason : "");
 		record_error(vm, what, -rc, msg);
 		inv_unlock();
 		free(msg);

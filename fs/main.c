@@ -37,15 +37,10 @@ static void usage(FILE *fp)
 static char *default_db(void)
 {
 	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char *path;
-	int rc;
 
 	if (state && *state)
-		rc = asprintf(&path, "%s/catkeeper/catkeeper.db", state);
-	else
-		rc = asprintf(&path, "%s/.local/state/catkeeper/catkeeper.db",
-			      home ? home : "/root");
-	return rc < 0 ? NULL : path;
+		return g_strdup_printf("%s/catkeeper/catkeeper.db", state);
+	return g_strdup_printf("%s/.local/state/catkeeper/catkeeper.db", home ? home : "/root");
 }
 
 static void add_stored(void *opaque, const char *name, const char *uri)

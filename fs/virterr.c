@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
 #include <libvirt/virterror.h>
 
 int set_err(char **errmsg, int rc, const char *fmt, ...)
@@ -16,8 +17,7 @@ int set_err(char **errmsg, int rc, const char *fmt, ...)
 
 	free(*errmsg);
 	va_start(ap, fmt);
-	if (vasprintf(errmsg, fmt, ap) < 0)
-		*errmsg = NULL;
+	*errmsg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
 	return rc;
 }
