@@ -83,12 +83,13 @@ static int set_owner(virConnectPtr conn, virDomainPtr dom, struct job *job)
 	const char *want = job->arg;
 	bool takeover = *want == '!';
 	bool persistent = virDomainIsPersistent(dom) == 1;
+	uint64_t token;
 	char *cur;
 	int rc;
 
 	if (takeover)
 		want++;
-	rc = reslock_acquire(conn, job->uuid, &job->errmsg);
+	rc = reslock_acquire(conn, job->uuid, &token, &job->errmsg);
 	if (rc < 0)
 		return rc;
 	cur = owner_fetch(dom, persistent);
@@ -108,7 +109,36 @@ static int set_owner(virConnectPtr conn, virDomainPtr dom, struct job *job)
 		rc = virt_err(conn, &job->errmsg);
 out:
 	free(cur);
-	reslock_release(conn, job->uuid);
+	reslock_release(conn, job->uuid, token);
+	return rc;
+}
+
+/*
+ * A new domain (a pending directory's first config.xml) may not take an
+ * existing domain's name or uuid: libvirt would redefine that domain.
+ */
+static int define_fresh(virConnectPtr conn, struct job *job)
+{
+	char *name = NULL, *uuid = NULL;
+	virDomainPtr other = NULL;
+	const char *clash = NULL;
+	int rc = domxml_ids(job->arg, job->req.arglen, &name, &uuid);
+
+	if (rc < 0)
+		return 0; /* domxml_prepare says why */
+	if ((other = virDomainLookupByName(conn, job->name)))
+		clash = "name";
+	else if (*name && (other = virDomainLookupByName(conn, name)))
+		clash = "<name> in config.xml";
+	else if (*uuid && (other = virDomainLookupByUUIDString(conn, uuid)))
+		clash = "<uuid> in config.xml";
+	if (other) {
+		rc = set_err(&job->errmsg, -EEXIST, "the %s belongs to the existing VM %s", clash,
+			     virDomainGetName(other));
+		virDomainFree(other);
+	}
+	free(name);
+	free(uuid);
 	return rc;
 }
 
@@ -116,11 +146,12 @@ static int define(virConnectPtr conn, virDomainPtr dom, struct job *job)
 {
 	struct dom_info cur = {0};
 	char *xml = NULL, *prepared = NULL;
+	uint64_t token = 0;
 	virDomainPtr made;
 	int rc;
 
 	if (dom) {
-		rc = reslock_acquire(conn, job->uuid, &job->errmsg);
+		rc = reslock_acquire(conn, job->uuid, &token, &job->errmsg);
 		if (rc < 0)
 			return rc;
 		xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
@@ -128,9 +159,8 @@ static int define(virConnectPtr conn, virDomainPtr dom, struct job *job)
 			rc = virt_err(conn, &job->errmsg);
 			goto out;
 		}
-	} else if ((made = virDomainLookupByName(conn, job->name))) {
-		virDomainFree(made);
-		return set_err(&job->errmsg, -EEXIST, "a VM named %s exists already", job->name);
+	} else if ((rc = define_fresh(conn, job)) < 0) {
+		return rc;
 	}
 	rc = domxml_prepare(job->arg, job->req.arglen, job->name, dom ? job->uuid : NULL, cur.owner,
 			    &prepared, &job->errmsg);
@@ -148,7 +178,7 @@ static int define(virConnectPtr conn, virDomainPtr dom, struct job *job)
 	virDomainFree(made);
 out:
 	if (dom)
-		reslock_release(conn, job->uuid);
+		reslock_release(conn, job->uuid, token);
 	dom_info_clear(&cur);
 	free(xml);
 	free(prepared);

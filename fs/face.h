@@ -19,6 +19,7 @@ struct handle {
 	char *buf; /* config.xml as read or being written */
 	size_t len;
 	bool dirty;
+	bool unfetched;	   /* config.xml opened for writing: the host's XML not read yet */
 	uint32_t seen_gen; /* for poll(): the generation last read */
 	struct events_reader *events;
 	int users; /* requests being served */
@@ -49,13 +50,24 @@ bool file_writable(enum file_kind kind);
 /* Under the inventory lock: the content of a file, malloc'd. */
 char *file_render(struct node *n, enum file_kind kind, size_t *len);
 uint32_t file_gen(struct node *n, enum file_kind kind);
+/* Under the inventory lock: the size of a file, and a reply with a slice of it. */
+size_t file_size(struct node *n, enum file_kind kind);
+void file_reply(fuse_req_t req, struct node *n, enum file_kind kind, size_t size, off_t off);
 /* Acts on a write to a value file; returns 0 or a negative errno. */
 int file_write(fuse_req_t req, uint64_t ino, const char *buf, size_t len);
+/*
+ * What a new VM may be called: libvirt refuses '/' and newlines; control
+ * characters, a leading '.' (hidden, or . and ..) and over 200 bytes are
+ * refused too.
+ */
+bool vm_name_valid(const char *name);
 /* The name of the user who sent REQ, for the history. */
 char *req_user(fuse_req_t req);
 
-/* configxml.c: config.xml is read from the host at open and written whole. */
-int config_open(struct handle *hd, uint64_t vm_id, bool truncate);
+/* configxml.c: config.xml is read from the host when needed and written whole. */
+int config_open(struct handle *hd, uint64_t vm_id, bool writing);
+/* A writer's config.xml is fetched by its first read or partial write: 0 or -errno. */
+int config_loaded(struct handle *hd);
 /* The text an open file builds (config.xml, a multi-line description). */
 int handle_write(struct handle *hd, const char *buf, size_t len, off_t off);
 int handle_truncate(struct handle *hd, off_t size);

@@ -21,6 +21,8 @@ static void set_str(struct vm *vm, enum file_kind kind, char **field, const char
 		return;
 	free(*field);
 	*field = copy;
+	if (field == &vm->description)
+		vm->description_len = strlen(copy);
 	inv_value_changed(&vm->node, kind);
 }
 
@@ -93,8 +95,12 @@ static void on_domain(void *opaque, const struct dom_info *di)
 		goto out;
 	vm = g_hash_table_lookup(h->by_uuid, di->uuid);
 	named = g_hash_table_lookup(h->by_name, di->name);
-	if (!vm && named && (named->pending || !*named->uuid)) {
-		/* A directory made by mkdir, now defined. */
+	/*
+	 * A directory made by mkdir, now defined by its config.xml. Only then:
+	 * a domain of that name defined elsewhere meanwhile is not its, and
+	 * adopting it would make the directory's config.xml redefine it.
+	 */
+	if (!vm && named && named->pending && named->defining) {
 		vm = named;
 		vm->pending = false;
 	} else if (named && named != vm) {

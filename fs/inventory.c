@@ -488,16 +488,37 @@ static int drop_pending(struct vm *vm)
 	return 0;
 }
 
+/* A VM's line in the log, its names escaped (name_escape). */
+static void vm_log(const char *host, const char *name, const char *what, const char *msg,
+		   const char *tail)
+{
+	char *h = name_escape(host), *n = name_escape(name);
+
+	log_msg("%s/%s: %s: %s%s", h ? h : "?", n ? n : "?", what, msg, tail);
+	free(h);
+	free(n);
+}
+
 void record_error(struct vm *vm, const char *what, int err, const char *msg)
 {
 	char when[21], *text;
 
 	iso_time(time(NULL), when);
 	text = g_strdup_printf("%s %s: %s\n", when, what, msg ? msg : strerror(err));
-	log_msg("%s/%s: %s: %s", vm->host->name, vm->name, what, msg ? msg : strerror(err));
+	vm_log(vm->host->name, vm->name, what, msg ? msg : strerror(err), "");
 	free(vm->error);
 	vm->error = text;
 	inv_value_changed(&vm->node, F_ERROR);
+}
+
+/*
+ * A pending directory whose definition failed goes: left behind, it would
+ * look like a VM (coreutils mv and cp -r leave such directories).
+ */
+static void define_failed(struct vm *vm, const char *what, const char *msg)
+{
+	vm_log(vm->host->name, vm->name, what, msg, " (the pending directory is removed)");
+	vm_remove(vm);
 }
 
 void inv_vm_error(uint64_t vm_id, const char *what, int err, const char *msg)
@@ -539,6 +560,8 @@ int inv_request(uint64_t vm_id, struct hc_request *req, const char *what, const 
 		inv_unlock();
 		return 0;
 	}
+	if (req->op == HC_DEFINE && vm->pending)
+		vm->defining = true;
 	if (req->op == HC_OWNER) {
 		free(vm->owner_writer);
 		vm->owner_writer = user ? strdup(user) : NULL;
@@ -563,10 +586,14 @@ int inv_request(uint64_t vm_id, struct hc_request *req, const char *what, const 
 		free(vm->owner_writer);
 		vm->owner_writer = NULL;
 	}
-	if (rc < 0 && vm)
+	if (vm && req->op == HC_DEFINE)
+		vm->defining = false;
+	if (rc < 0 && vm && req->op == HC_DEFINE && vm->pending)
+		define_failed(vm, what, msg ? msg : strerror(-rc));
+	else if (rc < 0 && vm)
 		record_error(vm, what, -rc, msg);
 	else if (rc < 0)
-		log_msg("%s/%s: %s: %s", h->name, name, what, msg ? msg : strerror(-rc));
+		vm_log(h->name, name, what, msg ? msg : strerror(-rc), "");
 	host_put(h);
 	inv_unlock();
 	free(msg);

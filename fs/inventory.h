@@ -92,6 +92,7 @@ struct vm {
 	char *name;
 	char uuid[UUID_LEN];
 	bool pending;	 /* made by mkdir, defined by its first config.xml */
+	bool defining;	 /* that config.xml is being defined: the listing may adopt it */
 	bool creating;	 /* its first values are being set */
 	uint64_t ticket; /* of the newest fetch applied */
 	enum vm_state state;
@@ -101,7 +102,8 @@ struct vm {
 	size_t config_size;
 	uint64_t config_hash;
 	char *owner, *description, *ips, *vnc, *error;
-	char *owner_writer; /* local user of a reservation under way */
+	size_t description_len; /* it may be MBs, read in pages */
+	char *owner_writer;	/* local user of a reservation under way */
 	time_t mtime;
 	uint32_t gen[F_NVMFILES];
 	/* Kinds whose text the kernel was handed at this generation (the face's mark). */

@@ -196,7 +196,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else if (kind == F_CONFIG) {
 		/* Its size may differ from what the cache said: no page cache. */
 		fi->direct_io = 1;
-		rc = config_open(hd, ID_OF(ino), false);
+		rc = config_open(hd, ID_OF(ino), writing);
 		if (rc == 0 && writing)
 			writer_add(hd, fuse_req_ctx(req)->pid);
 	} else if (kind == F_SCRATCH || writing) {
@@ -238,15 +238,18 @@ static void do_read(struct handle *hd, fuse_req_t req, fuse_ino_t ino, size_t si
 {
 	enum file_kind kind = KIND_OF(ino);
 	struct node *n;
-	char *text;
-	size_t len;
 
 	if (hd->events) {
 		events_read(req, hd->events, size, fi->flags & O_NONBLOCK);
 		return;
 	}
 	if (kind == F_CONFIG) {
-		reply_slice(req, hd->buf, hd->len, size, off);
+		int rc = config_loaded(hd);
+
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			reply_slice(req, hd->buf, hd->len, size, off);
 		return;
 	}
 	inv_rdlock();
@@ -265,13 +268,9 @@ static void do_read(struct handle *hd, fuse_req_t req, fuse_ino_t ino, size_t si
 	}
 	if (off == 0)
 		hd->seen_gen = file_gen(n, kind);
-	text = file_render(n, kind, &len);
+	/* Under the lock: the text is replied from where it is kept. */
+	file_reply(req, n, kind, size, off);
 	inv_unlock();
-	if (!text)
-		fuse_reply_err(req, ENOMEM);
-	else
-		reply_slice(req, text, len, size, off);
-	free(text);
 }
 
 static int scratch_resize(struct scratch *s, size_t size)
@@ -563,15 +562,17 @@ static int rename_vm(fuse_ino_t parent, const char *name, fuse_ino_t newparent, 
 	inv_rdlock();
 	from = inv_node(ID_OF(parent));
 	to = inv_node(ID_OF(newparent));
+	/*
+	 * Never EXDEV: mv would then copy the VM's files into a pending
+	 * directory on the other host. Moving is migration, which is not done.
+	 */
 	if (!from || !to || from->type != N_HOST || KIND_OF(newparent) != F_DIR)
 		rc = -EPERM;
-	else if (to->type != N_HOST)
-		rc = -EXDEV;
 	else if (!(vm = inv_vm((struct host *)from, name)))
 		rc = -ENOENT;
-	else if (from != to)
-		rc = -EXDEV;
-	else if (*newname == '.')
+	else if (from != to || to->type != N_HOST)
+		rc = -EPERM;
+	else if (!vm_name_valid(newname))
 		rc = -EINVAL;
 	else if (inv_vm((struct host *)to, newname))
 		rc = -EEXIST;
@@ -579,9 +580,10 @@ static int rename_vm(fuse_ino_t parent, const char *name, fuse_ino_t newparent, 
 		id = vm->node.id;
 	inv_unlock();
 	snprintf(what, sizeof(what), "rename to %s", newname);
-	if (rc == -EXDEV || rc == -EEXIST)
+	if (vm && (rc == -EPERM || rc == -EEXIST))
 		inv_vm_error(id, what, -rc,
-			     rc == -EXDEV ? "a VM cannot move to another host"
+			     rc == -EPERM ? "a VM cannot move to another host or into a VM"
+					    " (migration is not supported)"
 					  : "a VM of that name exists already");
 	if (rc < 0)
 		return rc;

@@ -44,8 +44,6 @@ int attr_of(fuse_ino_t ino, struct stat *st)
 {
 	enum file_kind kind = KIND_OF(ino);
 	struct node *n;
-	size_t len;
-	char *text;
 
 	memset(st, 0, sizeof(*st));
 	st->st_uid = getuid();
@@ -78,9 +76,7 @@ int attr_of(fuse_ino_t ino, struct stat *st)
 
 		return file_attr(st, ino, 0644, vm->pending ? 0 : vm->config_size, vm->mtime);
 	}
-	text = file_render(n, kind, &len);
-	free(text);
-	return file_attr(st, ino, file_writable(kind) ? 0644 : 0444, len,
+	return file_attr(st, ino, file_writable(kind) ? 0644 : 0444, file_size(n, kind),
 			 n->type == N_VM ? ((struct vm *)n)->mtime : face_started);
 }
 
@@ -319,6 +315,8 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	(void)mode;
 	if (parent == INO_ROOT)
 		rc = inv_mkdir_host(name, &id);
+	else if (KIND_OF(parent) == F_DIR && !vm_name_valid(name))
+		rc = -EINVAL;
 	else if (KIND_OF(parent) == F_DIR)
 		rc = inv_mkdir_vm(ID_OF(parent), name, &id);
 	else
