@@ -83,7 +83,10 @@ void events_publish(const char *type, const char *path);
 /* notify.c: the one thread that tells the kernel and pollers of changes. */
 int notifier_start(struct fuse_session *se);
 void notifier_stop(void);
-void poll_wait(uint64_t ino, struct fuse_pollhandle *ph);
+/* OWNER (an open file) waits on INO with PH, replacing its earlier handle. */
+void poll_wait(uint64_t ino, const void *owner, struct fuse_pollhandle *ph);
+/* At OWNER's release: its handle goes. */
+void poll_forget(const void *owner);
 
 /* uring.c: FUSE over io_uring where the kernel offers it (without liburing: no-ops). */
 void uring_attach(struct fuse_session *se);

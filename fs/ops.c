@@ -118,6 +118,8 @@ static void handle_free(struct handle *hd)
 	pthread_mutex_unlock(&open_lock);
 	if (hd->events)
 		events_close(hd->events);
+	else
+		poll_forget(hd);
 	free(hd->buf);
 	free(hd);
 }
@@ -618,7 +620,7 @@ static void do_poll(struct handle *hd, fuse_req_t req, fuse_ino_t ino, struct fu
 	}
 	/* Registered first: a change right after the check still wakes us. */
 	if (ph)
-		poll_wait(ino, ph);
+		poll_wait(ino, hd, ph);
 	inv_rdlock();
 	n = inv_node(ID_OF(ino));
 	if (!n || file_gen(n, KIND_OF(ino)) != hd->seen_gen)
