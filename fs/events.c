@@ -3,7 +3,7 @@
  * .events: every open gets its own buffer of change lines, from the moment it
  * opened. A reader that falls behind loses lines and is told so by an
  * "overflow" line. A line is TYPE, a TAB, the path and a newline, whatever
- * bytes the names hold: control characters, '\\' and ' ' in the path are
+ * bytes the names hold: control characters, a backslash and a space in the path are
  * written as \ooo (name_escape(), documented in catkeeperfs(1)).
  */
 #include "face.h"
