@@ -99,6 +99,23 @@ static void send_target(const struct target *t)
 	queue_msg(&b);
 }
 
+/* catkeeperfs writes a name's control chars, '\\' and ' ' as \ooo (catkeeperfs(1)). */
+static void unescape(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
 /* "changed\thost/vm/file" -> host, vm ("" for host-level paths). */
 static int parse_line(char *line, struct target *t)
 {
@@ -110,6 +127,7 @@ static int parse_line(char *line, struct target *t)
 	slash = strchr(path, '/');
 	if (slash)
 		*slash = '\0';
+	unescape(path);
 	if (strlen(path) >= sizeof(t->host))
 		return -1;
 	strcpy(t->host, path);
@@ -120,6 +138,7 @@ static int parse_line(char *line, struct target *t)
 	slash = strchr(vm, '/');
 	if (slash)
 		*slash = '\0';
+	unescape(vm);
 	/* host control files (.uri, .status) change the host's row */
 	if (vm[0] != '.' && strlen(vm) < sizeof(t->vm))
 		strcpy(t->vm, vm);
