@@ -23,16 +23,9 @@ char *domxml_owner_element_text(const char *elem);
 char *domxml_owner_element(const char *owner);
 
 /*
- * Bounds on what a user may write (config.xml, description); a definition
- * from the host is shown as it is. See catkeeperfs(1), LIMITS.
- */
-#define DESCRIPTION_MAX (64 * 1024)
-#define TITLE_MAX 1024
-#define NAME_MAX_BYTES 200
-
-/*
  * Checks XML written by a user before anything else reads it: well-formed,
- * no DTD (<!DOCTYPE>, hence no entities), a <domain> with bounded values.
+ * no DTD (<!DOCTYPE>, hence no entities), a <domain> with bounded values
+ * (hostconn.h: DESCRIPTION_MAX, TITLE_MAX, NAME_MAX_BYTES).
  * Returns 0 or -EINVAL/-EFBIG with *err set (malloc'd). Takes any bytes.
  */
 int domxml_check(const char *xml, size_t len, char **err);

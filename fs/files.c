@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The value files of a VM and a host: what they show, what a write does. */
-#include "domxml.h"
 #include "face.h"
 #include "log.h"
 

@@ -14,6 +14,14 @@
 
 #define UUID_LEN 37
 
+/*
+ * Bounds on what a user may write (config.xml, description); a definition
+ * from the host is shown as it is. See catkeeperfs(1), LIMITS.
+ */
+#define DESCRIPTION_MAX (64 * 1024)
+#define TITLE_MAX 1024
+#define NAME_MAX_BYTES 200
+
 enum vm_state {
 	VM_NOSTATE,
 	VM_RUNNING,
