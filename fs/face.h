@@ -25,7 +25,6 @@ struct handle {
 	int users; /* requests being served */
 	bool released;
 	pid_t pid; /* config.xml opened for writing by */
-	struct handle *next_writer;
 };
 
 /* ops.c: frees the handles of files still open when the connection ended. */

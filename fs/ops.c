@@ -27,7 +27,7 @@ static struct handle *hd_of(struct fuse_file_info *fi)
  * is matched to the handle that the same process opened for writing.
  */
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct handle *writers;
+static GSList *writers;
 
 /*
  * Every open handle, so that files still open when the connection is cut
@@ -55,8 +55,7 @@ static void writer_add(struct handle *hd, pid_t pid)
 {
 	hd->pid = pid;
 	pthread_mutex_lock(&writers_lock);
-	hd->next_writer = writers;
-	writers = hd;
+	writers = g_slist_prepend(writers, hd);
 	pthread_mutex_unlock(&writers_lock);
 }
 
@@ -65,9 +64,12 @@ static int writer_truncate(uint64_t ino, pid_t pid, off_t size)
 	int rc = 0;
 
 	pthread_mutex_lock(&writers_lock);
-	for (struct handle *hd = writers; hd; hd = hd->next_writer)
+	for (GSList *l = writers; l; l = l->next) {
+		struct handle *hd = l->data;
+
 		if (hd->ino == ino && hd->pid == pid)
 			rc = handle_truncate(hd, size);
+	}
 	pthread_mutex_unlock(&writers_lock);
 	return rc;
 }
@@ -105,12 +107,7 @@ static void handle_free(struct handle *hd)
 {
 	if (hd->pid) {
 		pthread_mutex_lock(&writers_lock);
-		for (struct handle **pp = &writers; *pp; pp = &(*pp)->next_writer) {
-			if (*pp == hd) {
-				*pp = hd->next_writer;
-				break;
-			}
-		}
+		writers = g_slist_remove(writers, hd);
 		pthread_mutex_unlock(&writers_lock);
 	}
 	pthread_mutex_lock(&open_lock);
