@@ -346,7 +346,13 @@ static void do_flush(struct handle *hd, fuse_req_t req, fuse_ino_t ino)
 {
 	int rc = 0;
 
-	if (KIND_OF(ino) == F_CONFIG && hd->dirty) {
+	/*
+	 * Nothing is committed while the file is empty: that is a truncation on
+	 * its way to a write (a shell's `> config.xml` opens with O_TRUNC, then
+	 * dup2()s and closes the first descriptor: a FLUSH before any byte),
+	 * never a definition.
+	 */
+	if (KIND_OF(ino) == F_CONFIG && hd->dirty && hd->len) {
 		hd->dirty = false;
 		rc = config_commit(req, ID_OF(ino), hd->buf ? hd->buf : "", hd->len);
 		if (rc == 0)
