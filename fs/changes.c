@@ -23,7 +23,7 @@ static size_t ch_len, ch_cap, ch_head;
 static uint64_t ch_seq, ch_done;
 static bool ch_quit;
 
-static const char *const file_names[F_STATUS + 1] = {
+static const char *const file_names[F_VMS + 1] = {
     [F_STATE] = "state",     [F_CONFIG] = "config.xml",
     [F_OWNER] = "owner",     [F_DESCRIPTION] = "description",
     [F_IP] = "ip",	     [F_VNC] = "vnc",
@@ -31,11 +31,12 @@ static const char *const file_names[F_STATUS + 1] = {
     [F_MEMORY] = "memory",   [F_AUTOSTART] = "autostart",
     [F_HISTORY] = "history", [F_ERROR] = "error",
     [F_URI] = ".uri",	     [F_STATUS] = ".status",
+    [F_VMS] = ".vms",
 };
 
 const char *inv_file_name(enum file_kind kind)
 {
-	return kind <= F_STATUS ? file_names[kind] : NULL;
+	return kind <= F_VMS ? file_names[kind] : NULL;
 }
 
 char *inv_path(struct node *n, enum file_kind kind)
@@ -45,7 +46,7 @@ char *inv_path(struct node *n, enum file_kind kind)
 	if (n->type == N_HOST) {
 		struct host *h = (struct host *)n;
 
-		if (kind == F_URI || kind == F_STATUS)
+		if (kind == F_URI || kind == F_STATUS || kind == F_VMS)
 			return g_strdup_printf("%s/%s", h->name, file_names[kind]);
 		return g_strdup(h->name);
 	}
@@ -91,6 +92,22 @@ void push_change(enum change_type type, uint64_t ino, uint64_t parent, const cha
 	pthread_mutex_unlock(&ch_lock);
 }
 
+/* The tables (.vms) that show a VM's row: no .events line of their own. */
+uint64_t inv_views_gen;
+
+static void tables_changed(struct host *h)
+{
+	inv_views_gen++;
+	push_change(CH_VALUE, INO_VMS, 0, NULL, NULL);
+	push_change(CH_VALUE, INO_OF(h->node.id, F_VMS), 0, NULL, NULL);
+}
+
+static bool in_table(enum file_kind kind)
+{
+	return kind == F_STATE || kind == F_OWNER || kind == F_IP || kind == F_VNC ||
+	       kind == F_UUID;
+}
+
 void inv_value_changed(struct node *n, enum file_kind kind)
 {
 	uint64_t ino = INO_OF(n->id, n->type == N_SCRATCH ? F_SCRATCH : kind);
@@ -104,6 +121,8 @@ void inv_value_changed(struct node *n, enum file_kind kind)
 		/* A VM being created has nothing cached anywhere: its "created" says it all. */
 		if (vm->creating)
 			return;
+		if (in_table(kind))
+			tables_changed(vm->host);
 	} else if (n->type == N_HOST) {
 		((struct host *)n)->gen[kind - F_URI]++;
 	}
@@ -112,11 +131,15 @@ void inv_value_changed(struct node *n, enum file_kind kind)
 
 void dir_created(struct node *n, uint64_t parent, const char *name)
 {
+	if (n->type == N_VM)
+		tables_changed(((struct vm *)n)->host);
 	push_change(CH_CREATED, INO_OF(n->id, F_DIR), parent, name, inv_path(n, F_DIR));
 }
 
 void dir_deleted(struct node *n, uint64_t parent, const char *name)
 {
+	if (n->type == N_VM)
+		tables_changed(((struct vm *)n)->host);
 	push_change(CH_DELETED, INO_OF(n->id, F_DIR), parent, name, inv_path(n, F_DIR));
 }
 

@@ -16,10 +16,11 @@ struct events_reader;
 /* One open file. */
 struct handle {
 	uint64_t ino;
-	char *buf; /* config.xml as read or being written */
+	char *buf; /* config.xml as read or being written, a table as of its open */
 	size_t len;
 	bool dirty;
 	bool unfetched;	   /* config.xml opened for writing: the host's XML not read yet */
+	bool table;	   /* .vms: buf is all there is to read */
 	uint32_t seen_gen; /* for poll(): the generation last read */
 	struct events_reader *events;
 	int users; /* requests being served */
@@ -41,6 +42,19 @@ void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi);
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+
+/* table.c: .vms, every VM (only NULL) or one host's, one row each; under the lock. */
+char *table_render(struct host *only, size_t *len);
+
+/* views.c: by-owner/, by-state/, by-ip/, free/; under the inventory's lock. */
+typedef bool (*view_add_fn)(void *buf, const char *name, fuse_ino_t ino, mode_t type, off_t next);
+bool view_ino(fuse_ino_t ino);
+fuse_ino_t view_root_child(const char *name);
+fuse_ino_t view_child(fuse_ino_t parent, const char *name);
+int view_attr(fuse_ino_t ino, struct stat *st);
+void view_list(fuse_ino_t ino, off_t off, view_add_fn add, void *buf);
+char *view_readlink(fuse_ino_t ino);
+void views_free(void);
 
 /* files.c: value files, rendered from the cache. */
 const char *file_name(enum file_kind kind);

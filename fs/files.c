@@ -19,7 +19,7 @@ const char *file_name(enum file_kind kind)
 
 enum file_kind file_kind_of(const char *name)
 {
-	for (enum file_kind k = F_STATE; k <= F_STATUS; k++)
+	for (enum file_kind k = F_STATE; k <= F_VMS; k++)
 		if (inv_file_name(k) && !strcmp(inv_file_name(k), name))
 			return k;
 	return F_DIR;

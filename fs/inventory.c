@@ -279,8 +279,13 @@ static void host_drop(struct host *h)
 	inv_unlock();
 }
 
+const char *const inv_view_names[V_COUNT] = {"by-owner", "by-state", "by-ip", "free"};
+
 static bool valid_host_name(const char *name)
 {
+	for (enum view v = 0; v < V_COUNT; v++)
+		if (!strcmp(name, inv_view_names[v]))
+			return false;
 	return *name && *name != '.' && !strpbrk(name, "/:") && strlen(name) < 256;
 }
 

@@ -36,12 +36,25 @@ enum file_kind {
 	F_NVMFILES,
 	F_URI = 16,
 	F_STATUS,
+	F_VMS,	     /* a host's table */
+	F_LINK = 20, /* a VM's link in a view: F_LINK + the view */
 	F_SCRATCH = 31,
 };
+
+/* The views at the mount's root (views.c); their names are no host's. */
+enum view { V_OWNER, V_STATE, V_IP, V_FREE, V_COUNT };
+extern const char *const inv_view_names[V_COUNT];
+/*
+ * Bumped (under the write lock) by every change a view may show: the views'
+ * mtime, so that the kernel drops the listings it cached of them.
+ */
+extern uint64_t inv_views_gen;
 
 #define KIND_BITS 5
 #define INO_ROOT 1
 #define INO_EVENTS 2
+#define INO_VMS 3	 /* the table of every VM */
+#define INO_VIEW_FIRST 4 /* by-owner, by-state, by-ip, free */
 #define INO_OF(id, kind) (((uint64_t)(id) << KIND_BITS) | (kind))
 #define ID_OF(ino) ((ino) >> KIND_BITS)
 #define KIND_OF(ino) ((enum file_kind)((ino) & ((1u << KIND_BITS) - 1)))

@@ -206,6 +206,7 @@ static bool teardown(struct fuse_session *se, bool mounted, int *rc)
 		fuse_session_unmount(se);
 	uring_detach();
 	handles_free_all();
+	views_free();
 	inventory_free();
 	return left;
 }

@@ -166,6 +166,37 @@ static void prime_pages(struct vm *vm, fuse_ino_t ino)
 	free(text);
 }
 
+/* A table is read as it was at its open: rows do not move under a reader. */
+static void open_table(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *hd;
+	struct node *n = NULL;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	hd = handle_new(ino);
+	if (!hd) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	hd->table = true;
+	inv_rdlock();
+	if (ino == INO_VMS || ((n = inv_node(ID_OF(ino))) && n->type == N_HOST))
+		hd->buf = table_render((struct host *)n, &hd->len);
+	inv_unlock();
+	if (!hd->buf) {
+		handle_free(hd);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)hd;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		handle_free(hd);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	enum file_kind kind = KIND_OF(ino);
@@ -174,6 +205,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node *n;
 	int rc = 0;
 
+	if (ino == INO_VMS || (ino > INO_EVENTS && kind == F_VMS)) {
+		open_table(req, ino, fi);
+		return;
+	}
 	if (ino == INO_EVENTS && writing) {
 		fuse_reply_err(req, EACCES);
 		return;
@@ -240,6 +275,10 @@ static void do_read(struct handle *hd, fuse_req_t req, fuse_ino_t ino, size_t si
 
 	if (hd->events) {
 		events_read(req, hd->events, size, fi->flags & O_NONBLOCK);
+		return;
+	}
+	if (hd->table) {
+		reply_slice(req, hd->buf, hd->len, size, off);
 		return;
 	}
 	if (kind == F_CONFIG) {
@@ -641,6 +680,20 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	hd_put(hd);
 }
 
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char *target;
+
+	inv_rdlock();
+	target = view_readlink(ino);
+	inv_unlock();
+	if (target)
+		fuse_reply_readlink(req, target);
+	else
+		fuse_reply_err(req, ino == INO_ROOT || view_ino(ino) ? EINVAL : ENOENT);
+	g_free(target);
+}
+
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs st = {.f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255};
@@ -661,6 +714,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 const struct fuse_lowlevel_ops catkeeper_ops = {
     .init = op_init,
     .lookup = op_lookup,
+    .readlink = op_readlink,
     .getattr = op_getattr,
     .setattr = op_setattr,
     .opendir = op_opendir,

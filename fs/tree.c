@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
 /* Changes are pushed to the kernel, so its caches may keep entries long. */
 #define CACHE_SECS 3600.0
 /* How long a lookup in a host waits for the host's first listing. */
@@ -55,6 +57,16 @@ int attr_of(fuse_ino_t ino, struct stat *st)
 	}
 	if (ino == INO_EVENTS)
 		return file_attr(st, ino, 0444, 0, face_started);
+	if (view_ino(ino))
+		return view_attr(ino, st);
+	if (ino == INO_VMS || KIND_OF(ino) == F_VMS) {
+		n = ino == INO_VMS ? NULL : inv_node(ID_OF(ino));
+		if (ino != INO_VMS && (!n || n->type != N_HOST))
+			return -ENOENT;
+		text = table_render((struct host *)n, &len);
+		free(text);
+		return file_attr(st, ino, 0444, len, face_started);
+	}
 	n = inv_node(ID_OF(ino));
 	if (!n)
 		return -ENOENT;
@@ -69,6 +81,7 @@ int attr_of(fuse_ino_t ino, struct stat *st)
 	}
 	if (n->type == N_HOST && kind != F_URI && kind != F_STATUS)
 		return -ENOENT;
+
 	if (n->type == N_VM && !vm_has((struct vm *)n, kind))
 		return -ENOENT;
 	if (kind == F_CONFIG) {
@@ -106,8 +119,19 @@ static fuse_ino_t child_of(fuse_ino_t parent, const char *name, double *timeout)
 
 		if (!strcmp(name, ".events"))
 			return INO_EVENTS;
+		if (!strcmp(name, ".vms"))
+			return INO_VMS;
+		if (view_root_child(name)) {
+			*timeout = 0; /* their mtime says when their listing changed */
+			return view_root_child(name);
+		}
 		h = inv_host(name);
 		return h ? INO_OF(h->node.id, F_DIR) : 0;
+	}
+	if (view_ino(parent)) {
+		/* Views change with every value they filter on: never cached. */
+		*timeout = 0;
+		return view_child(parent, name);
 	}
 	n = KIND_OF(parent) == F_DIR ? inv_node(ID_OF(parent)) : NULL;
 	if (!n)
@@ -116,7 +140,7 @@ static fuse_ino_t child_of(fuse_ino_t parent, const char *name, double *timeout)
 	if (n->type == N_HOST) {
 		struct vm *vm;
 
-		if (kind == F_URI || kind == F_STATUS)
+		if (kind == F_URI || kind == F_STATUS || kind == F_VMS)
 			return INO_OF(n->id, kind);
 		vm = inv_vm((struct host *)n, name);
 		return vm ? INO_OF(vm->node.id, F_DIR) : 0;
@@ -179,16 +203,17 @@ struct dirbuf {
 	bool plus; /* readdirplus: entries carry their attributes */
 };
 
-/* Adds an entry; false once the buffer is full. Under the lock. */
-static bool add(struct dirbuf *b, const char *name, fuse_ino_t ino, bool dir, off_t next)
+/* Adds an entry of TYPE (S_IFDIR...); false once the buffer is full. Under the lock. */
+static bool add(void *buf, const char *name, fuse_ino_t ino, mode_t type, off_t next)
 {
+	struct dirbuf *b = buf;
 	struct fuse_entry_param e = {
 	    .ino = ino, .attr_timeout = CACHE_SECS, .entry_timeout = CACHE_SECS};
 	size_t need;
 
 	if (!b->plus) {
 		e.attr.st_ino = ino;
-		e.attr.st_mode = dir ? S_IFDIR : S_IFREG;
+		e.attr.st_mode = type;
 		need = fuse_add_direntry(b->req, NULL, 0, name, NULL, 0);
 		if (b->len + need > b->size)
 			return false;
@@ -200,7 +225,7 @@ static bool add(struct dirbuf *b, const char *name, fuse_ino_t ino, bool dir, of
 		/* The kernel makes no entry of the dots, nor of an ino of 0. */
 		if (strcmp(name, ".") && strcmp(name, "..") && attr_of(ino, &e.attr) < 0)
 			e.ino = 0;
-		if (KIND_OF(ino) == F_SCRATCH)
+		if (KIND_OF(ino) == F_SCRATCH || view_ino(ino))
 			e.attr_timeout = e.entry_timeout = 0;
 		fuse_add_direntry_plus(b->req, b->p + b->len, b->size - b->len, name, &e, next);
 	}
@@ -213,25 +238,30 @@ static bool add(struct dirbuf *b, const char *name, fuse_ino_t ino, bool dir, of
 
 static void list_root(struct dirbuf *b, off_t off)
 {
+	if (off < 3 && !add(b, ".vms", INO_VMS, S_IFREG, 3))
+		return;
+	for (enum view v = 0; v < V_COUNT; v++)
+		if (off < 4 + v && !add(b, inv_view_names[v], INO_VIEW_FIRST + v, S_IFDIR, 4 + v))
+			return;
 	for (struct host *h = inv_hosts(); h; h = h->next)
 		if ((off_t)(h->node.id + FIRST_ID) > off &&
-		    !add(b, h->name, INO_OF(h->node.id, F_DIR), true, h->node.id + FIRST_ID))
+		    !add(b, h->name, INO_OF(h->node.id, F_DIR), S_IFDIR, h->node.id + FIRST_ID))
 			return;
 }
 
 static void list_host(struct dirbuf *b, struct host *h, off_t off)
 {
-	static const enum file_kind files[] = {F_URI, F_STATUS};
+	static const enum file_kind files[] = {F_URI, F_STATUS, F_VMS};
 
-	for (size_t i = 0; i < 2; i++)
-		if (3 + files[i] > off &&
-		    !add(b, file_name(files[i]), INO_OF(h->node.id, files[i]), false, 3 + files[i]))
+	for (size_t i = 0; i < G_N_ELEMENTS(files); i++)
+		if (3 + files[i] > off && !add(b, file_name(files[i]), INO_OF(h->node.id, files[i]),
+					       S_IFREG, 3 + files[i]))
 			return;
 	for (size_t i = inv_vm_index(h, off < FIRST_ID ? 0 : off - FIRST_ID + 1); i < h->nvms;
 	     i++) {
 		struct vm *vm = h->vms[i];
 
-		if (!add(b, vm->name, INO_OF(vm->node.id, F_DIR), true, vm->node.id + FIRST_ID))
+		if (!add(b, vm->name, INO_OF(vm->node.id, F_DIR), S_IFDIR, vm->node.id + FIRST_ID))
 			return;
 	}
 }
@@ -242,11 +272,11 @@ static void list_vm(struct dirbuf *b, struct vm *vm, off_t off)
 
 	for (enum file_kind k = F_STATE; k < F_NVMFILES; k++)
 		if (vm_has(vm, k) && 3 + k > off &&
-		    !add(b, file_name(k), INO_OF(vm->node.id, k), false, 3 + k))
+		    !add(b, file_name(k), INO_OF(vm->node.id, k), S_IFREG, 3 + k))
 			return;
 	for (struct scratch *s = vm->scratch; s; s = s->next, pos++)
 		if (pos + 1 > off &&
-		    !add(b, s->name, INO_OF(s->node.id, F_SCRATCH), false, pos + 1))
+		    !add(b, s->name, INO_OF(s->node.id, F_SCRATCH), S_IFREG, pos + 1))
 			return;
 }
 
@@ -255,7 +285,7 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool pl
 	struct dirbuf b = {.size = size, .req = req, .plus = plus};
 	struct node *n = NULL;
 
-	if (ino != INO_ROOT && off == 0)
+	if (ino != INO_ROOT && !view_ino(ino) && off == 0)
 		inv_wait_loaded(ID_OF(ino), FIRST_LISTING_WAIT);
 	b.p = malloc(size);
 	if (!b.p) {
@@ -263,14 +293,17 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool pl
 		return;
 	}
 	inv_rdlock();
-	if (ino != INO_ROOT && !(n = inv_node(ID_OF(ino)))) {
+	if (ino != INO_ROOT && !view_ino(ino) && !(n = inv_node(ID_OF(ino)))) {
 		inv_unlock();
 		free(b.p);
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if ((off >= 1 || add(&b, ".", ino, true, 1)) && (off >= 2 || add(&b, "..", ino, true, 2))) {
-		if (ino == INO_ROOT)
+	if ((off >= 1 || add(&b, ".", ino, S_IFDIR, 1)) &&
+	    (off >= 2 || add(&b, "..", ino, S_IFDIR, 2))) {
+		if (view_ino(ino))
+			view_list(ino, off, add, &b);
+		else if (ino == INO_ROOT)
 			list_root(&b, off);
 		else if (n->type == N_HOST)
 			list_host(&b, (struct host *)n, off);
@@ -313,7 +346,11 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	int rc;
 
 	(void)mode;
-	if (parent == INO_ROOT)
+	if (view_ino(parent))
+		rc = -EPERM; /* views are read-only */
+	else if (parent == INO_ROOT && view_root_child(name))
+		rc = -EEXIST;
+	else if (parent == INO_ROOT)
 		rc = inv_mkdir_host(name, &id);
 	else if (KIND_OF(parent) == F_DIR && !vm_name_valid(name))
 		rc = -EINVAL;
@@ -337,6 +374,10 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node *n;
 	int rc;
 
+	if (view_ino(parent) || (parent == INO_ROOT && view_root_child(name))) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (parent == INO_ROOT) {
 		fuse_reply_err(req, -inv_rmdir_host(name));
 		return;
