@@ -60,11 +60,12 @@ int attr_of(fuse_ino_t ino, struct stat *st)
 	if (view_ino(ino))
 		return view_attr(ino, st);
 	if (ino == INO_VMS || KIND_OF(ino) == F_VMS) {
+		size_t len;
+
 		n = ino == INO_VMS ? NULL : inv_node(ID_OF(ino));
 		if (ino != INO_VMS && (!n || n->type != N_HOST))
 			return -ENOENT;
-		text = table_render((struct host *)n, &len);
-		free(text);
+		free(table_render((struct host *)n, &len));
 		return file_attr(st, ino, 0444, len, face_started);
 	}
 	n = inv_node(ID_OF(ino));
@@ -81,7 +82,6 @@ int attr_of(fuse_ino_t ino, struct stat *st)
 	}
 	if (n->type == N_HOST && kind != F_URI && kind != F_STATUS)
 		return -ENOENT;
-
 	if (n->type == N_VM && !vm_has((struct vm *)n, kind))
 		return -ENOENT;
 	if (kind == F_CONFIG) {
