@@ -9,8 +9,6 @@ VM_FILES="autostart config.xml description error history ip memory owner state u
 ISO='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-]00:?00)'
 UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 TAB=$'\t'
-# What the root lists beside the hosts (ls -A order): the table and the views.
-ROOT_EXTRA=".vms by-ip by-owner by-state free"
 
 # xml_get FILE WHAT: WHAT is "root" (the root tag), "@ATTR" (an attribute of the
 # root, empty when absent) or an ElementTree path such as "name", "uuid",
