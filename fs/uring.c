@@ -53,9 +53,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define ENTRIES 8	   /* entries each ring keeps free for new requests */
-#define MAX_ENTRIES 4096   /* per ring; past that, parked requests keep theirs */
-#define WAKE UINT64_MAX	   /* user_data of the eventfd's poll */
+#define ENTRIES 8	      /* entries each ring keeps free for new requests */
+#define MAX_ENTRIES 4096      /* per ring; past that, parked requests keep theirs */
+#define WAKE UINT64_MAX	      /* user_data of the eventfd's poll */
 #define KICK (UINT64_MAX - 1) /* of the kick's statx */
 /* libfuse says max_pages = max_write / page size; the ring's buffers follow. */
 #define MAX_WRITE (128 * 1024)
@@ -318,7 +318,7 @@ static int waits(const struct fuse_in_header *in, const void *op_in)
 	case FUSE_READ:
 		/* A read of .events waits for the next change. */
 		return in->nodeid == INO_EVENTS &&
-				       !(((const struct fuse_read_in *)op_in)->flags & O_NONBLOCK)
+			       !(((const struct fuse_read_in *)op_in)->flags & O_NONBLOCK)
 			   ? PARK_EVENTS
 			   : -1;
 	case FUSE_OPEN:
@@ -455,8 +455,7 @@ static void kick(struct queue *q)
 
 	if (!mnt_path || !(sqe = io_uring_get_sqe(&q->ring)))
 		return;
-	io_uring_prep_statx(sqe, AT_FDCWD, mnt_path, AT_STATX_FORCE_SYNC, STATX_MODE,
-			    &q->kick_buf);
+	io_uring_prep_statx(sqe, AT_FDCWD, mnt_path, AT_STATX_FORCE_SYNC, STATX_MODE, &q->kick_buf);
 	sqe->user_data = KICK;
 	if (io_uring_submit(&q->ring) >= 0)
 		q->kicking = true;
@@ -556,7 +555,10 @@ static void *queue_main(void *arg)
 	CPU_SET(q->qid, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	/* The kick's stat runs on io_uring's worker: on this CPU too. */
-	io_uring_register_iowq_aff(&q->ring, sizeof(set), &set);
+	if (io_uring_register_iowq_aff(&q->ring, sizeof(set), &set) < 0)
+		log_msg("io_uring: queue %d: its worker may run on another CPU; requests that "
+			"wait for an entry may wait for the next reply",
+			q->qid);
 	/* Registered from here: the commands belong to this thread. */
 	if (!register_first(q)) {
 		fall_back("queue %d: the kernel took none of its entries", q->qid);

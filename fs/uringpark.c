@@ -24,7 +24,7 @@ struct job {
 	struct job *next;
 };
 
-struct class {
+struct lane {
 	struct job *head, *last;
 	int threads;
 	bool told; /* the log said it is full */
@@ -32,7 +32,7 @@ struct class {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ended = PTHREAD_COND_INITIALIZER;
-static struct class classes[PARK_NCLASSES];
+static struct lane lanes[PARK_NCLASSES];
 static int running;
 static bool stopped;
 
@@ -44,7 +44,7 @@ static void job_free(struct job *j)
 
 static void *worker(void *arg)
 {
-	struct class *c = arg;
+	struct lane *c = arg;
 
 	pthread_mutex_lock(&lock);
 	while (c->head && !stopped) {
@@ -69,7 +69,7 @@ static void *worker(void *arg)
 
 int park(struct fuse_buf *buf, struct entry *e, enum park_class cls)
 {
-	struct class *c = &classes[cls];
+	struct lane *c = &lanes[cls];
 	struct job *j = malloc(sizeof(*j));
 	pthread_attr_t attr;
 	pthread_t t;
@@ -126,13 +126,13 @@ bool park_stop(int wait_ms)
 	stopped = true;
 	/* Not begun: the kernel ends them with the connection. */
 	for (int i = 0; i < PARK_NCLASSES; i++) {
-		while (classes[i].head) {
-			struct job *j = classes[i].head;
+		while (lanes[i].head) {
+			struct job *j = lanes[i].head;
 
-			classes[i].head = j->next;
+			lanes[i].head = j->next;
 			job_free(j);
 		}
-		classes[i].last = NULL;
+		lanes[i].last = NULL;
 	}
 	while (running && pthread_cond_timedwait(&ended, &lock, &deadline) != ETIMEDOUT)
 		;
