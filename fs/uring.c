@@ -101,6 +101,7 @@ struct queue {
 	/* The ring's thread's own. */
 	int live, parked;
 	bool owed, kicking, leaving, told;
+	bool can_kick; /* its io_uring worker runs on its CPU */
 	struct statx kick_buf;
 };
 
@@ -453,7 +454,7 @@ static void kick(struct queue *q)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!mnt_path || !(sqe = io_uring_get_sqe(&q->ring)))
+	if (!mnt_path || !q->can_kick || !(sqe = io_uring_get_sqe(&q->ring)))
 		return;
 	io_uring_prep_statx(sqe, AT_FDCWD, mnt_path, AT_STATX_FORCE_SYNC, STATX_MODE, &q->kick_buf);
 	sqe->user_data = KICK;
@@ -555,7 +556,8 @@ static void *queue_main(void *arg)
 	CPU_SET(q->qid, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	/* The kick's stat runs on io_uring's worker: on this CPU too. */
-	if (io_uring_register_iowq_aff(&q->ring, sizeof(set), &set) < 0)
+	q->can_kick = io_uring_register_iowq_aff(&q->ring, sizeof(set), &set) == 0;
+	if (!q->can_kick)
 		log_msg("io_uring: queue %d: its worker may run on another CPU; requests that "
 			"wait for an entry may wait for the next reply",
 			q->qid);
