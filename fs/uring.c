@@ -539,12 +539,10 @@ static void queue_loop(struct queue *q)
 	}
 }
 
-static void *queue_main(void *arg)
+static void queue_run(struct queue *q)
 {
-	struct queue *q = arg;
 	cpu_set_t set;
 
-	q->thread = pthread_self();
 	/*
 	 * A batch thread does not preempt the task that woke it: a reader's
 	 * close queues its RELEASE and reads on, and the release is served with
@@ -555,24 +553,35 @@ static void *queue_main(void *arg)
 	CPU_ZERO(&set);
 	CPU_SET(q->qid, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	/* The kick's stat runs on io_uring's worker: on this CPU too. */
+	/* Registered from here: the commands belong to this thread. */
+	if (!register_first(q)) {
+		fall_back("queue %d: the kernel took none of its entries", q->qid);
+		return;
+	}
+	if (arm_wake(q) < 0) {
+		fall_back("queue %d: cannot wait for replies", q->qid);
+		return;
+	}
+	/*
+	 * The kick's stat runs on this thread's io_uring worker: on this CPU
+	 * too. (The thread has one once it has submitted.)
+	 */
 	q->can_kick = io_uring_register_iowq_aff(&q->ring, sizeof(set), &set) == 0;
 	if (!q->can_kick)
 		log_msg("io_uring: queue %d: its worker may run on another CPU; requests that "
 			"wait for an entry may wait for the next reply",
 			q->qid);
-	/* Registered from here: the commands belong to this thread. */
-	if (!register_first(q)) {
-		fall_back("queue %d: the kernel took none of its entries", q->qid);
-		return NULL;
-	}
-	if (arm_wake(q) < 0) {
-		fall_back("queue %d: cannot wait for replies", q->qid);
-		return NULL;
-	}
 	if (atomic_fetch_add(&queues_up, 1) + 1 == nqueues)
 		log_msg("io_uring: %d rings of %d requests", nqueues, ENTRIES);
 	queue_loop(q);
+}
+
+static void *queue_main(void *arg)
+{
+	struct queue *q = arg;
+
+	q->thread = pthread_self();
+	queue_run(q);
 	pthread_mutex_lock(&q->lock);
 	q->gone = true;
 	pthread_mutex_unlock(&q->lock);
