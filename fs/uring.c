@@ -384,9 +384,7 @@ static void replace(struct queue *q)
 	e = entry_new(q);
 	if (!e || submit_cmd(q, e, FUSE_IO_URING_CMD_REGISTER) < 0) {
 		if (!q->told)
-			log_msg("io_uring: queue %d: no entry to replace a held one; requests "
-				"may wait for it",
-				q->qid);
+			log_msg("io_uring: queue %d: a held entry is not replaced", q->qid);
 		q->told = true;
 		return;
 	}
@@ -530,6 +528,9 @@ static void queue_loop(struct queue *q)
 			commit_pending(q);
 		} else if (id == KICK) {
 			q->kicking = false;
+			/* A stat that failed asked nothing of us: no kicking it over and over. */
+			if (rc < 0)
+				q->owed = false;
 		} else if (id < (uint64_t)q->nent) {
 			if (rc >= 0)
 				serve(q, q->ent[id]);
@@ -568,9 +569,7 @@ static void queue_run(struct queue *q)
 	 */
 	q->can_kick = io_uring_register_iowq_aff(&q->ring, sizeof(set), &set) == 0;
 	if (!q->can_kick)
-		log_msg("io_uring: queue %d: its worker may run on another CPU; requests that "
-			"wait for an entry may wait for the next reply",
-			q->qid);
+		log_msg("io_uring: queue %d: its worker is not pinned: no kicks", q->qid);
 	if (atomic_fetch_add(&queues_up, 1) + 1 == nqueues)
 		log_msg("io_uring: %d rings of %d requests", nqueues, ENTRIES);
 	queue_loop(q);
@@ -614,22 +613,18 @@ static int queue_setup(struct queue *q, int qid)
 static int possible_cpus(void)
 {
 	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	char buf[256], *p;
 	int lo, hi = -1;
 
-	if (f) {
-		/* "0-3", "0", or "0-3,8-11": the last number is the highest. */
-		char buf[256];
-
-		if (fgets(buf, sizeof(buf), f)) {
-			char *p = buf + strcspn(buf, "\n");
-
-			while (p > buf && (p[-1] >= '0' && p[-1] <= '9'))
-				p--;
-			if (sscanf(p, "%d", &lo) == 1)
-				hi = lo;
-		}
-		fclose(f);
+	/* "0-3", "0", or "0-3,8-11": the last number is the highest. */
+	if (f && fgets(buf, sizeof(buf), f)) {
+		for (p = buf + strcspn(buf, "\n"); p > buf && p[-1] >= '0' && p[-1] <= '9'; p--)
+			;
+		if (sscanf(p, "%d", &lo) == 1)
+			hi = lo;
 	}
+	if (f)
+		fclose(f);
 	return hi >= 0 ? hi + 1 : (int)sysconf(_SC_NPROCESSORS_CONF);
 }
 
