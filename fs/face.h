@@ -91,10 +91,12 @@ void poll_forget(const void *owner);
 void uring_attach(struct fuse_session *se, const char *mountpoint);
 void uring_adjust_init(struct fuse_conn_info *conn);
 /*
- * First thing at teardown, once the session loop has returned (it ends the
- * session too): no request is served from a ring after it. True when a
- * request that waits on a host is still being served (after 1 s): then what
- * requests use must not be freed. Idempotent.
+ * At teardown, once the session loop has returned and requests waiting on
+ * hosts were told to return (inventory_stop()), before the device closes:
+ * ends the session, the rings' threads and the requests they parked; no
+ * request is served from a ring after it. True when a parked request is
+ * still being served after 1 s: then what requests use must not be freed.
+ * Idempotent.
  */
 bool uring_stop(void);
 
