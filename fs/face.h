@@ -101,10 +101,18 @@ void poll_wait(uint64_t ino, const void *owner, struct fuse_pollhandle *ph);
 /* At OWNER's release: its handle goes. */
 void poll_forget(const void *owner);
 
-/* uring.c: FUSE over io_uring where the kernel offers it (without liburing: no-ops). */
-void uring_attach(struct fuse_session *se);
+/* uring.c: FUSE over io_uring where the kernel offers it (nouring.c: no-ops). */
+void uring_attach(struct fuse_session *se, const char *mountpoint);
 void uring_adjust_init(struct fuse_conn_info *conn);
-void uring_detach(void);
+/*
+ * At teardown, once the session loop has returned and requests waiting on
+ * hosts were told to return (inventory_stop()), before the device closes:
+ * ends the session, the rings' threads and the requests they parked; no
+ * request is served from a ring after it. True when a parked request is
+ * still being served after 1 s: then what requests use must not be freed.
+ * Idempotent.
+ */
+bool uring_stop(void);
 
 extern const struct fuse_lowlevel_ops catkeeper_ops;
 extern struct fuse_session *face_session;

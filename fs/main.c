@@ -189,8 +189,9 @@ static int add_hosts(struct options *o, struct store *st)
 }
 
 /*
- * Ends in this order, whatever stopped the loop: the hosts stop reporting,
- * the notifier ends, the device closes and the rings' threads end, then the
+ * Ends in this order, whatever stopped the loop: the hosts stop reporting
+ * (requests waiting on them return), the rings' threads end and the requests
+ * they parked return, the notifier ends, the device closes, then the
  * inventory is freed.
  */
 static bool teardown(struct fuse_session *se, bool mounted, int *rc)
@@ -200,11 +201,12 @@ static bool teardown(struct fuse_session *se, bool mounted, int *rc)
 	if (stop_end())
 		*rc = 0;
 	left = inventory_stop();
+	/* Then no ring holds the device: its close aborts what is left. */
+	left = uring_stop() || left;
 	/* Before the device closes: the notifier writes to it. */
 	notifier_stop();
 	if (mounted)
 		fuse_session_unmount(se);
-	uring_detach();
 	handles_free_all();
 	views_free();
 	inventory_free();
@@ -226,7 +228,7 @@ static int serve(struct fuse_session *se, const struct options *o)
 		return 1;
 	}
 	face_session = se;
-	uring_attach(se);
+	uring_attach(se, o->mountpoint);
 	if (notifier_start(se) < 0 || inventory_start() < 0) {
 		log_msg("cannot start libvirt's event loop or the notifier");
 		return 1;
