@@ -104,6 +104,8 @@ void poll_forget(const void *owner);
 /* uring.c: FUSE over io_uring where the kernel offers it (nouring.c: no-ops). */
 void uring_attach(struct fuse_session *se, const char *mountpoint);
 void uring_adjust_init(struct fuse_conn_info *conn);
+/* True on a ring's own thread, which must never wait on the kernel's page locks. */
+bool uring_ring_thread(void);
 /*
  * At teardown, once the session loop has returned and requests waiting on
  * hosts were told to return (inventory_stop()), before the device closes:

@@ -16,6 +16,11 @@ void uring_adjust_init(struct fuse_conn_info *conn)
 	(void)conn;
 }
 
+bool uring_ring_thread(void)
+{
+	return false;
+}
+
 bool uring_stop(void)
 {
 	return false;

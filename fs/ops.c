@@ -245,7 +245,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = -ENOENT;
 	} else if (n) {
 		hd->seen_gen = file_gen(n, kind);
-		if (fi->keep_cache && n->type == N_VM)
+		/*
+		 * Not from a ring's thread: a READ of the same page may be queued
+		 * on that very ring, and the store would wait for it forever.
+		 */
+		if (fi->keep_cache && n->type == N_VM && !uring_ring_thread())
 			prime_pages((struct vm *)n, ino);
 	}
 	inv_unlock();
