@@ -66,7 +66,10 @@ int main(int argc, char **argv)
 		DIR *hd;
 		struct dirent *v;
 
-		if (h->d_name[0] == '.')
+		/* Hosts only: not the table (.vms) nor the views. */
+		if (h->d_name[0] == '.' || !strcmp(h->d_name, "by-owner") ||
+		    !strcmp(h->d_name, "by-state") || !strcmp(h->d_name, "by-ip") ||
+		    !strcmp(h->d_name, "free"))
 			continue;
 		hfd = openat(dirfd(root), h->d_name, O_RDONLY | O_DIRECTORY);
 		hd = hfd < 0 ? NULL : fdopendir(hfd);
