@@ -124,7 +124,7 @@ int auth_init(const struct ck_config *cfg, int tls)
 		fprintf(stderr, "catkeeper-web: no random bytes: %s\n", strerror(errno));
 		return -1;
 	}
-	if (config_is_loopback(cfg->listen)) {
+	if (cfg->loopback) {
 		add_host("127.0.0.1", cfg->port);
 		add_host("localhost", cfg->port);
 		add_host("[::1]", cfg->port);

@@ -28,6 +28,7 @@ struct ck_config {
 	int n_names;
 	int console_ttl; /* seconds a console token stays valid */
 	int workers;
+	int loopback; /* every listening address is a loopback one */
 	struct ck_ssh_override *overrides;
 };
 

@@ -498,9 +498,21 @@ static int api_route(struct lws *wsi, struct pss *pss, struct session *s, int po
 	pss->route = R_JOB;
 	pss->body_max =
 	    op == API_WRITE && !strcmp(j->what, "config.xml") ? BODY_MAX_CONFIG : BODY_MAX_SMALL;
-	if (!post)
+	if (!post) {
+		/* submitted once, here: no body may complete it again */
+		pss->route = R_NONE;
 		mountio_submit(&j->base);
+	}
 	return 0;
+}
+
+/* A POST without Content-Length has no body (chunks are refused): lws would wait for one. */
+static int body_expected(struct lws *wsi)
+{
+	char len[24];
+
+	return header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, len, sizeof(len)) > 0 &&
+	       strtoull(len, NULL, 10) > 0;
 }
 
 /* Origin, CSRF token and size of a state-changing request. */
@@ -527,16 +539,24 @@ static int post_checks(struct lws *wsi, struct pss *pss, const char *host, struc
 	return 1;
 }
 
-static int on_body_done(struct lws *wsi, struct pss *pss);
-
-/* A POST without Content-Length has no body (chunks are refused): lws would wait for one. */
-static int body_expected(struct lws *wsi)
+/*
+ * How the request's body is framed. Content-Length and chunking together
+ * can be read two ways (request smuggling), and a GET carries no body: its
+ * body would complete a second time what the headers already started.
+ */
+static int framing_checks(struct lws *wsi, struct pss *pss, int post)
 {
-	char len[24];
+	int te = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+	int cl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
 
-	return header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, len, sizeof(len)) > 0 &&
-	       strtoull(len, NULL, 10) > 0;
+	if (te && cl)
+		return reply_error(wsi, pss, 400, "both Content-Length and Transfer-Encoding");
+	if (!post && (te || body_expected(wsi)))
+		return reply_error(wsi, pss, 400, "a GET request carries no body");
+	return 1;
 }
+
+static int on_body_done(struct lws *wsi, struct pss *pss);
 
 static int on_http(struct lws *wsi, struct pss *pss, const char *uri)
 {
@@ -557,6 +577,9 @@ static int on_http(struct lws *wsi, struct pss *pss, const char *uri)
 	if (strlen(uri) >= sizeof(path))
 		return reply_error(wsi, pss, 414, "URI too long");
 	strcpy(path, uri);
+	rc = framing_checks(wsi, pss, post);
+	if (rc <= 0)
+		return rc;
 	s = find_session(wsi, pss);
 	if (post) {
 		rc = post_checks(wsi, pss, host, !strcmp(path, "/login") ? NULL : s);

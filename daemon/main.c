@@ -4,11 +4,13 @@
  * It never talks to libvirt: everything it shows or does goes through the
  * mounted tree.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <libwebsockets.h>
@@ -18,6 +20,7 @@
 #include "config.h"
 #include "events.h"
 #include "http.h"
+#include "listen.h"
 #include "log.h"
 #include "mountio.h"
 #include "sshtunnel.h"
@@ -25,6 +28,63 @@
 
 static struct lws_context *context;
 static volatile sig_atomic_t stopping;
+static struct listeners listeners;
+
+/* A listening socket of ours (listen.c): its connections become lws's HTTP ones. */
+static int listener_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			     void *in, size_t len)
+{
+	int fd;
+
+	(void)user;
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		fd = accept4(lws_get_socket_fd(wsi), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				ck_log("accept: %s", strerror(errno));
+			return 0;
+		}
+		/* on failure lws closes fd itself */
+		if (!lws_adopt_socket_vhost(lws_get_vhost(wsi), fd))
+			ck_log("cannot take a new connection");
+		return 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The raw protocols carry sockets the daemon opens itself (consoles, ssh,
+ * listeners); no client may upgrade to them, whatever subprotocol it names.
+ */
+static int raw_only(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	const struct lws_protocols *p = lws_get_protocol(wsi);
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+	case LWS_CALLBACK_HTTP:
+	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_RECEIVE:
+		ck_log("refused a client's upgrade to the internal protocol %s", p ? p->name : "?");
+		return -1;
+	default:
+		break;
+	}
+	if (p && !strcmp(p->name, "ck-vnc"))
+		return vncproxy_raw_callback(wsi, reason, user, in, len);
+	if (p && !strcmp(p->name, "ck-ssh"))
+		return sshtunnel_raw_callback(wsi, reason, user, in, len);
+	return listener_callback(wsi, reason, user, in, len);
+}
 
 /*
  * lws cuts every send to tx_packet_size and copies the rest aside: a console
@@ -37,8 +97,9 @@ static struct lws_protocols protocols[] = {
     /* upgrades without a subprotocol (noVNC, the page) land on the first */
     {"http", http_callback, 0, 16384, 0, NULL, TX_PACKET},
     {"binary", http_callback, 0, 16384, 0, NULL, TX_PACKET},
-    {"ck-vnc", vncproxy_raw_callback, 0, 0, 0, NULL, 0},
-    {"ck-ssh", sshtunnel_raw_callback, 0, 0, 0, NULL, 0},
+    {"ck-vnc", raw_only, 0, 0, 0, NULL, 0},
+    {"ck-ssh", raw_only, 0, 0, 0, NULL, 0},
+    {"ck-listen", raw_only, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 static void wake(void *arg)
@@ -201,7 +262,7 @@ static int check_exposure(const struct ck_config *cfg)
 		fprintf(stderr, "catkeeper-web: choose --passwd or --trust-user-header\n");
 		return -1;
 	}
-	if (config_is_loopback(cfg->listen))
+	if (listeners.all_loopback)
 		return 0;
 	if (!cfg->cert || (!cfg->passwd_file && !cfg->user_header)) {
 		fprintf(stderr,
@@ -219,8 +280,8 @@ static struct lws_context *make_context(const struct ck_config *cfg)
 	struct lws_context_creation_info info;
 
 	memset(&info, 0, sizeof(info));
-	info.port = cfg->port;
-	info.iface = cfg->listen;
+	/* listen.c binds the sockets; lws adopts what they accept */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
 	info.vhost_name = "catkeeper";
 	/* no h2: websockets and raw descriptors stay plain HTTP/1.1 */
@@ -237,24 +298,51 @@ static struct lws_context *make_context(const struct ck_config *cfg)
 	return lws_create_context(&info);
 }
 
+/* From here on lws owns the listening sockets (and closes them). */
+static int adopt_listeners(void)
+{
+	lws_sock_file_fd_type fd;
+	int i;
+
+	for (i = 0; i < listeners.n; i++) {
+		fd.filefd = listeners.fd[i];
+		if (!lws_adopt_descriptor_vhost(lws_get_vhost_by_name(context, "catkeeper"),
+						LWS_ADOPT_RAW_FILE_DESC, fd, "ck-listen", NULL)) {
+			ck_log("cannot watch a listening socket");
+			return -1;
+		}
+		listeners.fd[i] = -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ck_config cfg;
 	struct sigaction sa;
 	struct mjob *mj;
-	int rc = 1;
+	char err[300];
+	int rc = 1, brackets;
 
 	memset(&cfg, 0, sizeof(cfg));
-	if (parse_args(argc, argv, &cfg) || check_exposure(&cfg))
+	if (parse_args(argc, argv, &cfg))
 		return 2;
+	if (listen_open(cfg.listen, cfg.port, &listeners, err, sizeof(err))) {
+		fprintf(stderr, "catkeeper-web: cannot listen on %s port %d: %s\n", cfg.listen,
+			cfg.port, err);
+		return 2;
+	}
+	cfg.loopback = listeners.all_loopback;
+	if (check_exposure(&cfg)) {
+		listen_close(&listeners);
+		return 2;
+	}
 	if (cfg.config_file && config_load_file(&cfg, cfg.config_file)) {
-		config_free(&cfg);
-		return 2;
+		rc = 2;
+		goto out_cfg;
 	}
-	if (auth_init(&cfg, cfg.cert != NULL)) {
-		config_free(&cfg);
-		return 1;
-	}
+	if (auth_init(&cfg, cfg.cert != NULL))
+		goto out_cfg;
 	protocols[0].per_session_data_size = http_pss_size();
 	protocols[1].per_session_data_size = http_pss_size();
 	api_set_config(&cfg);
@@ -268,27 +356,26 @@ int main(int argc, char **argv)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
-	if (sshtunnel_init()) {
-		config_free(&cfg);
-		return 1;
-	}
+	if (sshtunnel_init())
+		goto out_cfg;
 	context = make_context(&cfg);
 	if (!context) {
 		ck_log("cannot listen on %s port %d", cfg.listen, cfg.port);
 		goto out_ssh;
 	}
+	if (adopt_listeners())
+		goto out_context;
 	if (mountio_start(cfg.mount, cfg.workers, wake, context))
 		goto out_context;
 	if (events_start(wake, context))
 		goto out_mountio;
 
-	if (auth_mode() == AUTH_TOKEN)
-		printf("catkeeper-web: serving %s at %s://%s:%d/login?token=%s\n", cfg.mount,
-		       cfg.cert ? "https" : "http", strchr(cfg.listen, ':') ? "[::1]" : cfg.listen,
-		       cfg.port, auth_token());
-	else
-		printf("catkeeper-web: serving %s at %s://%s:%d/\n", cfg.mount,
-		       cfg.cert ? "https" : "http", cfg.listen, cfg.port);
+	/* an IPv6 literal is bracketed in a URL */
+	brackets = strchr(cfg.listen, ':') && cfg.listen[0] != '[';
+	printf("catkeeper-web: serving %s at %s://%s%s%s:%d/%s%s\n", cfg.mount,
+	       cfg.cert ? "https" : "http", brackets ? "[" : "", cfg.listen, brackets ? "]" : "",
+	       cfg.port, auth_mode() == AUTH_TOKEN ? "login?token=" : "",
+	       auth_mode() == AUTH_TOKEN ? auth_token() : "");
 	fflush(stdout);
 
 	while (!stopping && lws_service(context, 0) >= 0)
@@ -306,6 +393,8 @@ out_context:
 		api_job_free((struct api_job *)mj);
 out_ssh:
 	sshtunnel_exit();
+out_cfg:
+	listen_close(&listeners);
 	config_free(&cfg);
 	return rc;
 }
