@@ -13,7 +13,9 @@
 #include "api.h"
 #include "config.h"
 #include "log.h"
+#include "netaddr.h"
 #include "uri.h"
+#include "vmxml.h"
 
 #define VALUE_MAX 65536
 #define CONFIG_MAX (1024 * 1024 + 1)
@@ -331,6 +333,32 @@ static void do_owner(struct api_job *j)
 		ok(j);
 }
 
+/* Who may write the VM: anyone while it is free, else its owner. */
+static int may_edit(struct api_job *j)
+{
+	char path[PATH_MAX], owner[AUTH_USER_MAX + 8];
+
+	if (mount_path(path, sizeof(path), j->host, j->vm, "owner"))
+		return 0;
+	read_value(path, owner, sizeof(owner));
+	return !owner[0] || !strcmp(owner, j->user);
+}
+
+/* The VNC passwords stay with those who may change them. */
+static void redact(struct api_job *j)
+{
+	char *xml;
+	size_t n;
+
+	if (vmxml_redact(sb_text(&j->out), j->out.len, &xml, &n)) {
+		fail(j, 502, "config.xml cannot be parsed, and may hold a console password");
+		return;
+	}
+	j->out.len = 0;
+	sb_add(&j->out, xml, n);
+	free(xml);
+}
+
 static void do_read(struct api_job *j)
 {
 	char path[PATH_MAX];
@@ -354,6 +382,8 @@ static void do_read(struct api_job *j)
 	j->out.len = (size_t)n;
 	j->status = 200;
 	j->ctype = !strcmp(j->what, "config.xml") ? "application/xml" : "text/plain";
+	if (!strcmp(j->what, "config.xml") && !may_edit(j))
+		redact(j);
 }
 
 static int uri_text_ok(const char *s, size_t n)
@@ -457,10 +487,30 @@ static int ssh_params(struct console_target *t, const struct ck_uri *u)
 	return 0;
 }
 
+/* The console may only lead to a VNC display the VM's definition has. */
+static int vnc_in_xml(struct api_job *j, int port)
+{
+	char path[PATH_MAX], *xml;
+	ssize_t n;
+	int ok;
+
+	if (mount_path(path, sizeof(path), j->host, j->vm, "config.xml"))
+		return 0;
+	xml = malloc(CONFIG_MAX);
+	if (!xml)
+		return 0;
+	n = mount_read(path, xml, CONFIG_MAX);
+	ok = n > 0 && vmxml_vnc_port_ok(xml, (size_t)n, port);
+	free(xml);
+	return ok;
+}
+
 static void do_console(struct api_job *j)
 {
 	struct console_target *t = &j->target;
 	char path[PATH_MAX], val[1024];
+	struct sockaddr_storage sa;
+	socklen_t sl;
 	struct ck_uri u;
 	int rc;
 
@@ -478,8 +528,12 @@ static void do_console(struct api_job *j)
 	}
 	snprintf(t->host, sizeof(t->host), "%s", j->host);
 	snprintf(t->vm, sizeof(t->vm), "%s", j->vm);
-	if (parse_vnc(val, t)) {
-		fail(j, 502, "the VM's vnc file names no address:port");
+	if (parse_vnc(val, t) || netaddr_parse_numeric(t->addr, t->port, &sa, &sl)) {
+		fail(j, 502, "the VM's vnc file names no numeric address:port");
+		return;
+	}
+	if (!vnc_in_xml(j, t->port)) {
+		fail(j, 502, "the VM's config.xml has no VNC display on that port");
 		return;
 	}
 	mount_path(path, sizeof(path), j->host, NULL, ".uri");
@@ -493,7 +547,7 @@ static void do_console(struct api_job *j)
 			fail(j, 502, "cannot resolve the host's ssh address");
 			return;
 		}
-	} else if (!uri_is_local(&u) && config_is_loopback(t->addr)) {
+	} else if (!uri_is_local(&u) && netaddr_is_loopback((struct sockaddr *)&sa)) {
 		fail(j, 502,
 		     "the console listens on the host's loopback and the host has no "
 		     "ssh transport: add an ssh override to the config file");

@@ -28,6 +28,7 @@
  */
 #define DOWN_BUF (1024 * 1024)
 #define UP_MAX (1024 * 1024) /* browser bytes the VNC server has not taken yet */
+#define RFB_BANNER 12	     /* "RFB 003.008\n" */
 
 struct console {
 	struct lws *ws;
@@ -36,6 +37,14 @@ struct console {
 	int fd;
 	int connected, closing;
 	int link_ended; /* closing because the VNC server's side ended: a normal close */
+	/*
+	 * Nothing is relayed either way until the server's first bytes are an
+	 * RFB banner: the address comes from a VM definition users may edit,
+	 * and must not make the proxy a way into other local services.
+	 */
+	int verified;
+	unsigned char banner[RFB_BANNER];
+	size_t banner_len;
 	char reason[124];
 	unsigned char *down;
 	unsigned char *up;
@@ -249,6 +258,8 @@ static int keep_up(struct console *c, const void *in, size_t len)
 /* Writes what the browser sent while the server could not take it. */
 static void flush_up(struct console *c)
 {
+	if (!c->verified)
+		return;
 	while (c->up_off < c->up_len) {
 		ssize_t n = link_write(c, c->up + c->up_off, c->up_len - c->up_off);
 
@@ -273,7 +284,7 @@ int console_ws_receive(struct console *c, const void *in, size_t len)
 
 	if (c->closing)
 		return 0;
-	if (c->connected && c->up_len == c->up_off) {
+	if (c->connected && c->verified && c->up_len == c->up_off) {
 		n = link_write(c, in, len);
 		if (n == -EAGAIN)
 			n = 0;
@@ -294,6 +305,47 @@ int console_ws_receive(struct console *c, const void *in, size_t len)
 	return 0;
 }
 
+static int is_rfb_banner(const unsigned char *b)
+{
+	static const char form[] = "RFB 999.999\n";
+	int i;
+
+	for (i = 0; i < RFB_BANNER; i++)
+		if (form[i] == '9' ? b[i] < '0' || b[i] > '9' : b[i] != (unsigned char)form[i])
+			return 0;
+	return 1;
+}
+
+/* Reads the server's banner; 1 once it is one (and sent on), 0: later, -1: not VNC. */
+static int check_banner(struct console *c)
+{
+	ssize_t n = link_read(c, c->banner + c->banner_len, RFB_BANNER - c->banner_len);
+
+	if (n == -EAGAIN)
+		return 0;
+	if (n <= 0) {
+		snprintf(c->reason, sizeof(c->reason), "%s", link_end_reason(n));
+		return -1;
+	}
+	c->banner_len += (size_t)n;
+	if (c->banner_len < RFB_BANNER)
+		return 0;
+	if (!is_rfb_banner(c->banner)) {
+		ck_log("user=%s vm=%s/%s console: %s:%d is not a VNC server", c->user, c->t.host,
+		       c->t.vm, c->t.addr, c->t.port);
+		snprintf(c->reason, sizeof(c->reason), "the console's address is not a VNC server");
+		return -1;
+	}
+	memcpy(c->down + LWS_PRE, c->banner, RFB_BANNER);
+	if (lws_write(c->ws, c->down + LWS_PRE, RFB_BANNER, LWS_WRITE_BINARY) < RFB_BANNER) {
+		snprintf(c->reason, sizeof(c->reason), "the browser's connection failed");
+		return -1;
+	}
+	c->verified = 1;
+	flush_up(c);
+	return 1;
+}
+
 /*
  * One read from the server straight into the frame buffer, one frame out.
  * 1: the buffer filled, more may wait; 0: drained for now; -1: the link ended
@@ -301,7 +353,11 @@ int console_ws_receive(struct console *c, const void *in, size_t len)
  */
 static int pump_down(struct console *c)
 {
-	ssize_t n = link_read(c, c->down + LWS_PRE, DOWN_BUF), more = 0;
+	ssize_t n, more = 0;
+
+	if (!c->verified)
+		return check_banner(c);
+	n = link_read(c, c->down + LWS_PRE, DOWN_BUF);
 
 	/*
 	 * In bulk, fewer and larger frames cost the browser less than one per

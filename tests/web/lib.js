@@ -103,7 +103,10 @@ function fakeMount(hosts) {
 		for (const [vm, files] of Object.entries(h.vms || {})) {
 			const d = path.join(mnt, host, vm);
 			fs.mkdirSync(d);
-			const all = { state: 'running', owner: '', description: '', ip: '', vnc: '', uuid: '', vcpus: '1', memory: '1024', autostart: '0', error: '', 'config.xml': '<domain/>', ...files };
+			// a VM with a console has that VNC display in its definition
+			const port = files.vnc ? files.vnc.replace(/.*:/, '') : '';
+			const xml = port ? `<domain><devices><graphics type='vnc' port='${port}'/></devices></domain>` : '<domain/>';
+			const all = { state: 'running', owner: '', description: '', ip: '', vnc: '', uuid: '', vcpus: '1', memory: '1024', autostart: '0', error: '', 'config.xml': xml, ...files };
 			for (const [f, v] of Object.entries(all))
 				fs.writeFileSync(path.join(d, f), v ? v + '\n' : '');
 		}
