@@ -403,8 +403,11 @@ static void do_add_host(struct api_job *j)
 	char path[PATH_MAX];
 	int rc;
 
-	if (!mount_name_ok(j->host) || strchr(j->host, ':') || !uri_text_ok(j->body, j->body_len)) {
-		fail(j, 400, "a host needs a name (no '/', ':' or leading dot) and a URI");
+	if (!mount_name_ok(j->host) || strpbrk(j->host, ":\\ \t\n") ||
+	    !uri_text_ok(j->host, strlen(j->host)) || !uri_text_ok(j->body, j->body_len)) {
+		fail(j, 400,
+		     "a host needs a name (no '/', ':', '\\', spaces, control characters or "
+		     "leading dot) and a URI");
 		return;
 	}
 	rc = snprintf(path, sizeof(path), "%s/%s", mountio_root(), j->host);

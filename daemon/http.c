@@ -10,6 +10,7 @@
 #include "api.h"
 #include "auth.h"
 #include "events.h"
+#include "evparse.h"
 #include "http.h"
 #include "log.h"
 #include "uri.h"
@@ -435,6 +436,20 @@ static int split_path(char *path, char **parts, int max)
 	return n;
 }
 
+/*
+ * split_path(), then each part unescaped as .events writes names ("\012"):
+ * lws cannot carry a newline or carriage return through a URL's %0A.
+ */
+static int split_names(char *path, char **parts, int max)
+{
+	int n = split_path(path, parts, max), i;
+
+	for (i = 0; i < n; i++)
+		if (evparse_unescape(parts[i], strlen(parts[i]), parts[i], strlen(parts[i]) + 1))
+			return -1;
+	return n;
+}
+
 static int one_of(const char *s, const char *const *words)
 {
 	for (; *words; words++)
@@ -458,7 +473,7 @@ static int api_route(struct lws *wsi, struct pss *pss, struct session *s, int po
 					       NULL};
 	static const char *const owner_ops[] = {"reserve", "release", "takeover", NULL};
 	char *part[5];
-	int n = split_path(path, part, 5);
+	int n = split_names(path, part, 5);
 	enum api_op op;
 	struct api_job *j;
 
@@ -754,7 +769,7 @@ static int ws_filter(struct lws *wsi, struct pss *pss)
 		pss->kind = K_EVENTS;
 		return 0;
 	}
-	n = split_path(uri, part, 4);
+	n = split_names(uri, part, 4);
 	if (n != 3 || strcmp(part[0], "console") ||
 	    !(token = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf))) ||
 	    auth_console_claim(token, part[1], part[2], s, &t, user)) {

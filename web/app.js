@@ -11,6 +11,8 @@ const $ = (id) => document.getElementById(id);
 const tbody = document.querySelector('#vms tbody');
 const key = (host, name) => host + '/' + name;
 const enc = encodeURIComponent;
+// a name in an API path: bytes a URL cannot carry through the daemon escaped as .events writes them
+const encName = (s) => enc(String(s).replace(/[\x00-\x20\x7f\\]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0')));
 
 function message(text, info) {
 	const div = document.createElement('div');
@@ -257,7 +259,7 @@ const CONFIRM = {
 };
 
 async function act(action, d) {
-	const base = `/api/vm/${enc(d.host)}/${enc(d.name)}`;
+	const base = `/api/vm/${encName(d.host)}/${encName(d.name)}`;
 	if (CONFIRM[action] && !confirm(CONFIRM[action](d)))
 		return;
 	try {
@@ -284,7 +286,7 @@ function editDescription(d) {
 	$('desc-save').onclick = async (ev) => {
 		ev.preventDefault();
 		try {
-			await api('POST', `/api/vm/${enc(d.host)}/${enc(d.name)}/description`, $('desc-text').value);
+			await api('POST', `/api/vm/${encName(d.host)}/${encName(d.name)}/description`, $('desc-text').value);
 			dlg.close();
 		} catch (e) {
 			$('desc-error').textContent = e.message + (e.detail ? '\n' + e.detail : '');
@@ -295,7 +297,7 @@ function editDescription(d) {
 
 async function editXml(d) {
 	const dlg = $('xml-dialog');
-	const path = `/api/vm/${enc(d.host)}/${enc(d.name)}/config.xml`;
+	const path = `/api/vm/${encName(d.host)}/${encName(d.name)}/config.xml`;
 	dlg.querySelector('.vmname').textContent = `${d.host}/${d.name}`;
 	$('xml-error').textContent = '';
 	$('xml-text').value = await api('GET', path);
@@ -340,7 +342,7 @@ function wire() {
 		ev.preventDefault();
 		const name = $('addhost-name').value.trim();
 		try {
-			await api('POST', `/api/host/${enc(name)}`, $('addhost-uri').value.trim());
+			await api('POST', `/api/host/${encName(name)}`, $('addhost-uri').value.trim());
 			message(`host ${name} added`, true);
 			$('addhost-form').reset();
 		} catch (e) {
