@@ -401,6 +401,7 @@ static int uri_text_ok(const char *s, size_t n)
 static void do_add_host(struct api_job *j)
 {
 	char path[PATH_MAX];
+	const char *why;
 	int rc;
 
 	if (!mount_name_ok(j->host) || strpbrk(j->host, ":\\ \t\n") ||
@@ -408,6 +409,14 @@ static void do_add_host(struct api_job *j)
 		fail(j, 400,
 		     "a host needs a name (no '/', ':', '\\', spaces, control characters or "
 		     "leading dot) and a URI");
+		return;
+	}
+	if (j->body_len && j->body[j->body_len - 1] == '\n')
+		j->body[--j->body_len] = '\0';
+	why = uri_refusal(j->body);
+	if (why) {
+		ck_log("user=%s refused host %s: %s", j->user, j->host, why);
+		fail(j, 400, why);
 		return;
 	}
 	rc = snprintf(path, sizeof(path), "%s/%s", mountio_root(), j->host);

@@ -22,6 +22,7 @@ struct grant {
 };
 
 static struct {
+	const struct ck_config *cfg;
 	enum auth_mode mode;
 	int tls, ttl;
 	char token[AUTH_ID_LEN + 1];
@@ -108,6 +109,7 @@ int auth_init(const struct ck_config *cfg, int tls)
 {
 	int i;
 
+	a.cfg = cfg;
 	a.tls = tls;
 	a.ttl = cfg->console_ttl > 0 ? cfg->console_ttl : 30;
 	if (cfg->passwd_file) {
@@ -154,6 +156,19 @@ int auth_secure(void)
 int auth_token_ok(const char *token)
 {
 	return a.mode == AUTH_TOKEN && auth_equal(token, a.token);
+}
+
+int auth_is_admin(const struct session *s)
+{
+	int i;
+
+	/* the token holder started the daemon, or was given its URL by who did */
+	if (a.mode == AUTH_TOKEN)
+		return 1;
+	for (i = 0; i < a.cfg->n_admins; i++)
+		if (s->user[0] && !strcmp(s->user, a.cfg->admins[i]))
+			return 1;
+	return 0;
 }
 
 int auth_user_name_ok(const char *name)

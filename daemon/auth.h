@@ -38,6 +38,8 @@ int auth_token_ok(const char *token);
 /* 1 when the password file has this user with this password. */
 int auth_password_ok(const char *user, const char *password);
 int auth_user_name_ok(const char *name);
+/* Host management (adding hosts) is for admins: the token holder, or --admin accounts. */
+int auth_is_admin(const struct session *s);
 
 struct session *auth_session_new(const char *user);
 struct session *auth_session_find(const char *id);

@@ -26,6 +26,8 @@ struct ck_config {
 	const char *config_file;
 	const char *names[16]; /* extra names accepted in the Host header */
 	int n_names;
+	const char *admins[16]; /* accounts that may add hosts (--admin) */
+	int n_admins;
 	int console_ttl; /* seconds a console token stays valid */
 	int workers;
 	int loopback; /* every listening address is a loopback one */

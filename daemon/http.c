@@ -495,6 +495,10 @@ static int api_route(struct lws *wsi, struct pss *pss, struct session *s, int po
 		return reply_error(wsi, pss, 404, "no such API");
 	if (post && !s->user[0])
 		return reply_error(wsi, pss, 403, "say who you are first");
+	if (op == API_ADD_HOST && !auth_is_admin(s)) {
+		ck_log("user=%s refused: adding a host is for admins", s->user);
+		return reply_error(wsi, pss, 403, "adding hosts is for admins (--admin)");
+	}
 	j = api_job_new(op, s->user, LWS_PRE);
 	if (!j)
 		return reply_error(wsi, pss, 500, "out of memory");

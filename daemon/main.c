@@ -126,6 +126,8 @@ static void usage(FILE *f)
 		   "  --passwd FILE          accounts: lines user:crypt(3) hash\n"
 		   "  --trust-user-header H  take the user from a reverse proxy's header H\n"
 		   "  --name NAME            also answer to this Host name (repeatable)\n"
+		   "  --admin USER           this account may add hosts (repeatable; the token\n"
+		   "                         holder always may)\n"
 		   "  --config FILE          per-host ssh overrides\n"
 		   "  --console-ttl SECONDS  lifetime of a console token (default 30)\n"
 		   "  --workers N            threads for mount I/O (default 4)\n");
@@ -156,6 +158,7 @@ static int parse_args(int argc, char **argv, struct ck_config *cfg)
 		O_CONFIG,
 		O_TTL,
 		O_WORKERS,
+		O_ADMIN,
 		O_VERSION
 	};
 	static const struct option opts[] = {
@@ -172,6 +175,7 @@ static int parse_args(int argc, char **argv, struct ck_config *cfg)
 	    {"config", required_argument, NULL, O_CONFIG},
 	    {"console-ttl", required_argument, NULL, O_TTL},
 	    {"workers", required_argument, NULL, O_WORKERS},
+	    {"admin", required_argument, NULL, O_ADMIN},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -219,6 +223,13 @@ static int parse_args(int argc, char **argv, struct ck_config *cfg)
 				return -1;
 			}
 			cfg->names[cfg->n_names++] = optarg;
+			break;
+		case O_ADMIN:
+			if (cfg->n_admins == (int)(sizeof(cfg->admins) / sizeof(cfg->admins[0]))) {
+				fprintf(stderr, "catkeeper-web: too many --admin\n");
+				return -1;
+			}
+			cfg->admins[cfg->n_admins++] = optarg;
 			break;
 		case O_CONFIG:
 			cfg->config_file = optarg;
