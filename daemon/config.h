@@ -2,6 +2,8 @@
 #ifndef CK_CONFIG_H
 #define CK_CONFIG_H
 
+#include <stddef.h>
+
 /* What the daemon's config file can say about reaching one host's sshd. */
 struct ck_ssh_override {
 	char *name; /* catkeeper host name (directory under the mount) */
@@ -35,6 +37,8 @@ struct ck_config {
 };
 
 int config_load_file(struct ck_config *cfg, const char *path);
+/* The file's text; -1 with err set (the overrides read so far stay in cfg). */
+int config_load_data(struct ck_config *cfg, const char *data, size_t len, char *err, size_t errlen);
 void config_free(struct ck_config *cfg);
 const struct ck_ssh_override *config_override(const struct ck_config *cfg, const char *host);
 int config_is_loopback(const char *addr);

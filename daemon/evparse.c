@@ -21,8 +21,8 @@ int evparse_unescape(const char *src, size_t n, char *dst, size_t cap)
 					    (src[i + 3] - '0'));
 			i += 3;
 		}
-		/* a NUL cannot be part of a name */
-		if (!c || o + 1 >= cap)
+		/* a name holds neither NUL nor '/', escaped or not */
+		if (!c || c == '/' || o + 1 >= cap)
 			return -1;
 		dst[o++] = (char)c;
 	}

@@ -13,7 +13,7 @@
 #include "evparse.h"
 #include "http.h"
 #include "log.h"
-#include "uri.h"
+#include "reqparse.h"
 #include "vncproxy.h"
 
 #define BODY_MAX_CONFIG (1024 * 1024 + 64)
@@ -350,22 +350,6 @@ static int token_login(struct lws *wsi, struct pss *pss)
 	return reply_login(wsi, pss, 403, "That token is not this server's.");
 }
 
-/* user=..&password=.. from a form */
-static int form_value(const char *body, const char *name, char *dst, size_t cap)
-{
-	size_t nl = strlen(name);
-	const char *p = body;
-
-	while (*p) {
-		const char *amp = strchrnul(p, '&');
-
-		if ((size_t)(amp - p) > nl && !strncmp(p, name, nl) && p[nl] == '=')
-			return uri_decode(dst, cap, p + nl + 1, (size_t)(amp - p - nl - 1), 1);
-		p = *amp ? amp + 1 : amp;
-	}
-	return -1;
-}
-
 static int password_login(struct lws *wsi, struct pss *pss)
 {
 	char user[AUTH_USER_MAX + 1], pw[256];
@@ -420,34 +404,6 @@ static int name_session(struct lws *wsi, struct pss *pss)
 	strcpy(s->user, name);
 	ck_log("the token holder's session is named %s", name);
 	return session_json(wsi, pss, s);
-}
-
-/* Splits "a/b/c" in place into at most max parts; returns how many. */
-static int split_path(char *path, char **parts, int max)
-{
-	int n = 0;
-	char *save = NULL, *tok;
-
-	for (tok = strtok_r(path, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-		if (n == max)
-			return -1;
-		parts[n++] = tok;
-	}
-	return n;
-}
-
-/*
- * split_path(), then each part unescaped as .events writes names ("\012"):
- * lws cannot carry a newline or carriage return through a URL's %0A.
- */
-static int split_names(char *path, char **parts, int max)
-{
-	int n = split_path(path, parts, max), i;
-
-	for (i = 0; i < n; i++)
-		if (evparse_unescape(parts[i], strlen(parts[i]), parts[i], strlen(parts[i]) + 1))
-			return -1;
-	return n;
 }
 
 static int one_of(const char *s, const char *const *words)

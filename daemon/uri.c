@@ -44,7 +44,8 @@ static int each_param(const char *q,
 		      void *arg)
 {
 	while (q && *q) {
-		const char *amp = strchrnul(q, '&'), *eq = memchr(q, '=', (size_t)(amp - q));
+		/* libvirt separates parameters with ';' as well as '&' */
+		const char *amp = q + strcspn(q, "&;"), *eq = memchr(q, '=', (size_t)(amp - q));
 		size_t kl = eq ? (size_t)(eq - q) : (size_t)(amp - q);
 		int r;
 
@@ -155,10 +156,12 @@ const char *uri_refusal(const char *text)
 	for (i = 0; text[i]; i++)
 		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
 			return "a URI has no control characters";
-	if (!strstr(text, "://") || !(x = xmlParseURI(text)) || !x->scheme) {
-		if (strstr(text, "://"))
-			return "cannot parse that URI";
+	if (!strstr(text, "://"))
 		return "a URI looks like driver[+transport]://[user@]host[:port]/path";
+	x = xmlParseURI(text);
+	if (!x || !x->scheme) {
+		xmlFreeURI(x);
+		return "cannot parse that URI";
 	}
 	plus = strchr(x->scheme, '+');
 	for (i = 0; x->scheme[i] && x->scheme + i != plus; i++)
