@@ -592,6 +592,10 @@ static void api_run(struct mjob *mj)
 	case API_CONSOLE:
 		do_console(j);
 		break;
+	case API_LOGIN:
+		j->status = auth_password_ok(j->user, j->body) ? 200 : 403;
+		explicit_bzero(j->body, j->body_len);
+		break;
 	}
 	if (j->out.oom)
 		fail_errno(j, ENOMEM);

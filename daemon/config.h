@@ -30,6 +30,9 @@ struct ck_config {
 	int n_names;
 	const char *admins[16]; /* accounts that may add hosts (--admin) */
 	int n_admins;
+	const char *proxies[16]; /* --trusted-proxy: who may set user_header */
+	int n_proxies;
+	int token_ttl;	 /* seconds a login token stays valid */
 	int console_ttl; /* seconds a console token stays valid */
 	int workers;
 	int loopback; /* every listening address is a loopback one */

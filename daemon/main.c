@@ -125,11 +125,13 @@ static void usage(FILE *f)
 		   "  --cert FILE --key FILE serve TLS\n"
 		   "  --passwd FILE          accounts: lines user:crypt(3) hash\n"
 		   "  --trust-user-header H  take the user from a reverse proxy's header H\n"
+		   "  --trusted-proxy ADDR   the proxy's address (repeatable; default loopback)\n"
 		   "  --name NAME            also answer to this Host name (repeatable)\n"
 		   "  --admin USER           this account may add hosts (repeatable; the token\n"
 		   "                         holder always may)\n"
 		   "  --config FILE          per-host ssh overrides\n"
 		   "  --console-ttl SECONDS  lifetime of a console token (default 30)\n"
+		   "  --token-ttl SECONDS    lifetime of a one-time login URL (default 600)\n"
 		   "  --workers N            threads for mount I/O (default 4)\n");
 }
 
@@ -159,6 +161,8 @@ static int parse_args(int argc, char **argv, struct ck_config *cfg)
 		O_TTL,
 		O_WORKERS,
 		O_ADMIN,
+		O_PROXY,
+		O_TOKEN_TTL,
 		O_VERSION
 	};
 	static const struct option opts[] = {
@@ -176,6 +180,8 @@ static int parse_args(int argc, char **argv, struct ck_config *cfg)
 	    {"console-ttl", required_argument, NULL, O_TTL},
 	    {"workers", required_argument, NULL, O_WORKERS},
 	    {"admin", required_argument, NULL, O_ADMIN},
+	    {"trusted-proxy", required_argument, NULL, O_PROXY},
+	    {"token-ttl", required_argument, NULL, O_TOKEN_TTL},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -230,6 +236,17 @@ static int parse_args(int argc, char **argv, struct ck_config *cfg)
 				return -1;
 			}
 			cfg->admins[cfg->n_admins++] = optarg;
+			break;
+		case O_PROXY:
+			if (cfg->n_proxies ==
+			    (int)(sizeof(cfg->proxies) / sizeof(cfg->proxies[0]))) {
+				fprintf(stderr, "catkeeper-web: too many --trusted-proxy\n");
+				return -1;
+			}
+			cfg->proxies[cfg->n_proxies++] = optarg;
+			break;
+		case O_TOKEN_TTL:
+			cfg->token_ttl = atoi(optarg);
 			break;
 		case O_CONFIG:
 			cfg->config_file = optarg;

@@ -23,8 +23,44 @@ function message(text, info) {
 	setTimeout(() => div.remove(), info ? 4000 : 15000);
 }
 
+/*
+ * The name that marks "me" is asked when this user first acts (or clicks
+ * "you"), not before: the inventory shows at once.
+ */
+let naming = null;
+function ensureName() {
+	if (session.user || session.mode !== 'token')
+		return Promise.resolve();
+	if (!naming)
+		naming = new Promise((resolve) => {
+			$('whoami').hidden = false;
+			$('whoami-name').focus();
+			$('whoami').addEventListener('submit', async function named(ev) {
+				ev.preventDefault();
+				try {
+					session = await api('POST', '/api/me', $('whoami-name').value.trim());
+				} catch (e) {
+					fail('name', e);
+					return;
+				}
+				$('whoami').hidden = true;
+				$('whoami').removeEventListener('submit', named);
+				showMe();
+				naming = null;
+				resolve();
+			});
+		});
+	return naming;
+}
+
+function showMe() {
+	$('me').textContent = session.user ? `you: ${session.user}` : 'you: (no name yet)';
+}
+
 async function api(method, path, body) {
 	const opts = { method, headers: {}, credentials: 'same-origin' };
+	if (method === 'POST' && path !== '/api/me')
+		await ensureName();
 	if (method === 'POST') {
 		opts.headers['X-CSRF-Token'] = session.csrf;
 		opts.body = body ?? '';
@@ -320,6 +356,12 @@ async function editXml(d) {
 function wire() {
 	tbody.addEventListener('click', (ev) => {
 		const b = ev.target.closest('[data-act]');
+		if (b && b.dataset.act === 'console' && !session.user && session.mode === 'token') {
+			// a console is an action: it needs the name, then opens
+			ev.preventDefault();
+			ensureName().then(() => window.open(b.href, '_blank'));
+			return;
+		}
 		if (!b || b.dataset.act === 'console')
 			return;
 		const row = vms.get(b.closest('tr').dataset.key);
@@ -361,20 +403,8 @@ async function start() {
 		sortCol = COLS.includes(s.replace(/^-/, '')) ? s.replace(/^-/, '') : 'host';
 	}
 	session = await api('GET', '/api/session');
-	if (!session.user) {
-		$('whoami').hidden = false;
-		await new Promise((resolve) => $('whoami').addEventListener('submit', async (ev) => {
-			ev.preventDefault();
-			try {
-				session = await api('POST', '/api/me', $('whoami-name').value.trim());
-				$('whoami').hidden = true;
-				resolve();
-			} catch (e) {
-				fail('name', e);
-			}
-		}));
-	}
-	$('me').textContent = `you: ${session.user}`;
+	showMe();
+	$('me').addEventListener('click', () => ensureName());
 	wire();
 	await loadAll();
 	follow();

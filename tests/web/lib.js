@@ -151,15 +151,35 @@ function request(base, method, p, { headers = {}, body } = {}) {
 	});
 }
 
-/* Logs in with the token, names the session; returns what later requests need. */
+/*
+ * Logs in, names the session; returns what later requests need. The start
+ * token works once: later logins use an invitation made from the first session.
+ */
 async function login(d, name = 'alice') {
-	const r = await request(d.base, 'GET', `/login?token=${d.token}`);
+	let url = `/login?token=${d.token}`;
+	if (d.first)
+		url = JSON.parse((await request(d.base, 'POST', '/api/invite', { headers: d.first, body: '' })).body).url;
+	const r = await request(d.base, 'GET', url);
 	const cookie = (r.headers['set-cookie'] || [''])[0].split(';')[0];
 	const s = JSON.parse((await request(d.base, 'GET', '/api/session', { headers: { Cookie: cookie } })).body);
 	const auth = { Cookie: cookie, Origin: d.base, 'X-CSRF-Token': s.csrf };
 	if (name)
 		await request(d.base, 'POST', '/api/me', { headers: auth, body: name });
+	if (!d.first)
+		d.first = auth;
 	return auth;
+}
+
+/* A URL that logs a browser in: the start token while unused, else an invitation. */
+async function loginUrl(d) {
+	if (!d.first) {
+		d.first = true; // spent by the browser that opens it
+		return d.url;
+	}
+	if (d.first === true)
+		throw new Error('the start token went to a browser: log in with t.login(d) first');
+	const r = await request(d.base, 'POST', '/api/invite', { headers: d.first, body: '' });
+	return new URL(JSON.parse(r.body).url, d.base).href;
 }
 
 let finishing = false;
@@ -212,4 +232,4 @@ function cleanupLater(fn) {
 }
 
 module.exports = { cleanupLater, top, build, ok, skip, sleep, until, tmpdir, freePort, run, startMount, fakeMount,
-	startDaemon, request, login, finish, main, requireModule };
+	startDaemon, request, login, loginUrl, finish, main, requireModule };
