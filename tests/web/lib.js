@@ -116,6 +116,7 @@ function fakeMount(hosts) {
 
 async function startDaemon(mount, args = []) {
 	const port = await freePort();
+	const startedAt = Date.now();
 	const p = run(path.join(build, 'daemon/catkeeper-web'), ['--mount', mount, '--port', String(port), ...args]);
 	p.daemon = true;
 	const url = await until('the daemon URL', () => {
@@ -125,7 +126,7 @@ async function startDaemon(mount, args = []) {
 		return m && m[1];
 	});
 	const base = `${args.includes('--cert') ? 'https' : 'http'}://127.0.0.1:${port}`;
-	return { p, port, base, url, token: new URL(url).searchParams.get('token') };
+	return { p, port, base, url, token: new URL(url).searchParams.get('token'), startedAt };
 }
 
 /* Plain HTTP with full control over the headers (fetch would add its own). */
@@ -168,6 +169,26 @@ async function login(d, name = 'alice') {
 	if (!d.first)
 		d.first = auth;
 	return auth;
+}
+
+/* Opens a websocket; resolves with { ok, ws } or { ok: false, status | error }. */
+function wsOpen(url, headers, protocol) {
+	const WebSocket = requireModule('ws');
+	return new Promise((resolve) => {
+		const ws = new WebSocket(url, protocol, { headers, perMessageDeflate: false });
+		ws.on('open', () => resolve({ ok: true, ws }));
+		ws.on('unexpected-response', (req, res) => resolve({ ok: false, status: res.statusCode }));
+		ws.on('error', (e) => resolve({ ok: false, error: e.message }));
+	});
+}
+
+/* A password login (--passwd); returns what later requests need, and the login's status. */
+async function pwLogin(d, user, pass) {
+	const r = await request(d.base, 'POST', '/login', { headers: { Origin: d.base, 'Content-Type': 'application/x-www-form-urlencoded' },
+		body: `user=${encodeURIComponent(user)}&password=${encodeURIComponent(pass)}` });
+	const cookie = (r.headers['set-cookie'] || [''])[0].split(';')[0];
+	const s = cookie ? JSON.parse((await request(d.base, 'GET', '/api/session', { headers: { Cookie: cookie } })).body) : {};
+	return { Cookie: cookie, Origin: d.base, 'X-CSRF-Token': s.csrf, status: r.status, headers: r.headers };
 }
 
 /* A URL that logs a browser in: the start token while unused, else an invitation. */
@@ -232,4 +253,4 @@ function cleanupLater(fn) {
 }
 
 module.exports = { cleanupLater, top, build, ok, skip, sleep, until, tmpdir, freePort, run, startMount, fakeMount,
-	startDaemon, request, login, loginUrl, finish, main, requireModule };
+	startDaemon, request, login, loginUrl, wsOpen, pwLogin, finish, main, requireModule };
