@@ -227,11 +227,11 @@ async function finish() {
 	process.exit(failed ? 1 : 0);
 }
 
-/* Runs the test body, then cleans up whatever happened. */
-function main(body) {
+/* Runs the test body (within ms), then cleans up whatever happened. */
+function main(body, ms = 240000) {
 	for (const sig of ['SIGINT', 'SIGTERM'])
 		process.on(sig, () => { ok(false, `interrupted by ${sig}`); finish(); });
-	const timer = setTimeout(() => { ok(false, 'test file finished in time'); finish(); }, 240000);
+	const timer = setTimeout(() => { ok(false, 'test file finished in time'); finish(); }, ms);
 	body().catch((e) => ok(false, 'test file ran to its end', e.stack)).finally(() => {
 		clearTimeout(timer);
 		setTimeout(finish, 200);
