@@ -20,6 +20,7 @@
 #include "config.h"
 #include "events.h"
 #include "http.h"
+#include "linkdirect.h"
 #include "listen.h"
 #include "log.h"
 #include "mountio.h"
@@ -80,7 +81,7 @@ static int raw_only(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		break;
 	}
 	if (p && !strcmp(p->name, "ck-vnc"))
-		return vncproxy_raw_callback(wsi, reason, user, in, len);
+		return linkdirect_raw_callback(wsi, reason, user, in, len);
 	if (p && !strcmp(p->name, "ck-ssh"))
 		return sshtunnel_raw_callback(wsi, reason, user, in, len);
 	return listener_callback(wsi, reason, user, in, len);
