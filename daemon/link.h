@@ -45,6 +45,9 @@ struct link {
 struct link *link_open(struct lws_vhost *vh, const struct console_target *t,
 		       const struct link_events *ev, void *user);
 
+/* A transport's socket, polled by lws under protocol, with opaque as its user data. */
+struct lws *link_adopt_fd(struct lws_vhost *vh, int fd, const char *protocol, void *opaque);
+
 /* Each transport. */
 struct link *linkdirect_open(struct lws_vhost *vh, const struct console_target *t,
 			     const struct link_events *ev, void *user);

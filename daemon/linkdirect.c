@@ -66,7 +66,6 @@ struct link *linkdirect_open(struct lws_vhost *vh, const struct console_target *
 {
 	struct sockaddr_storage ss;
 	struct direct *d;
-	lws_adopt_desc_t ad;
 	socklen_t sl;
 	int one = 1;
 
@@ -92,14 +91,7 @@ struct link *linkdirect_open(struct lws_vhost *vh, const struct console_target *
 		free(d);
 		return NULL;
 	}
-	/* a raw file descriptor: lws polls it, the user does the reading and writing */
-	memset(&ad, 0, sizeof(ad));
-	ad.vh = vh;
-	ad.type = LWS_ADOPT_RAW_FILE_DESC;
-	ad.fd.filefd = d->fd;
-	ad.vh_prot_name = "ck-vnc";
-	ad.opaque = d;
-	d->raw = lws_adopt_descriptor_vhost_via_info(&ad);
+	d->raw = link_adopt_fd(vh, d->fd, "ck-vnc", d);
 	if (!d->raw) {
 		ck_log("console: cannot watch the console's socket");
 		close(d->fd);

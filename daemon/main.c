@@ -146,6 +146,8 @@ static const char *default_web_root(void)
 	return CK_WEB_DIR;
 }
 
+#define ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 static int parse_args(int argc, char **argv, struct ck_config *cfg)
 {
 	enum {
@@ -164,7 +166,8 @@ static int parse_args(int argc, char **argv, struct ck_config *cfg)
 		O_ADMIN,
 		O_PROXY,
 		O_TOKEN_TTL,
-		O_VERSION
+		O_VERSION,
+		O_LAST
 	};
 	static const struct option opts[] = {
 	    {"mount", required_argument, NULL, 'm'},
@@ -195,68 +198,55 @@ static int parse_args(int argc, char **argv, struct ck_config *cfg)
 	cfg->novnc_root = "/usr/share/novnc";
 	cfg->console_ttl = 30;
 	cfg->workers = 4;
+	/* options that set one string or one number */
+	const char **strings[O_LAST - O_LISTEN] = {
+	    [O_LISTEN - O_LISTEN] = &cfg->listen,
+	    [O_WEB - O_LISTEN] = &cfg->web_root,
+	    [O_NOVNC - O_LISTEN] = &cfg->novnc_root,
+	    [O_CERT - O_LISTEN] = &cfg->cert,
+	    [O_KEY - O_LISTEN] = &cfg->key,
+	    [O_PASSWD - O_LISTEN] = &cfg->passwd_file,
+	    [O_HEADER - O_LISTEN] = &cfg->user_header,
+	    [O_CONFIG - O_LISTEN] = &cfg->config_file,
+	};
+	int *numbers[O_LAST - O_LISTEN] = {
+	    [O_PORT - O_LISTEN] = &cfg->port,
+	    [O_TTL - O_LISTEN] = &cfg->console_ttl,
+	    [O_WORKERS - O_LISTEN] = &cfg->workers,
+	    [O_TOKEN_TTL - O_LISTEN] = &cfg->token_ttl,
+	};
+	/* options given once per value */
+	struct repeated {
+		const char **list;
+		int *n, max;
+		const char *opt;
+	} repeated[] = {
+	    {cfg->names, &cfg->n_names, ARRAY_LEN(cfg->names), "name"},
+	    {cfg->admins, &cfg->n_admins, ARRAY_LEN(cfg->admins), "admin"},
+	    {cfg->proxies, &cfg->n_proxies, ARRAY_LEN(cfg->proxies), "trusted-proxy"},
+	};
 	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+		if (c >= O_LISTEN && c < O_LAST && strings[c - O_LISTEN]) {
+			*strings[c - O_LISTEN] = optarg;
+			continue;
+		}
+		if (c >= O_LISTEN && c < O_LAST && numbers[c - O_LISTEN]) {
+			*numbers[c - O_LISTEN] = atoi(optarg);
+			continue;
+		}
+		if (c == O_NAME || c == O_ADMIN || c == O_PROXY) {
+			struct repeated *r = &repeated[c == O_NAME ? 0 : c == O_ADMIN ? 1 : 2];
+
+			if (*r->n == r->max) {
+				fprintf(stderr, "catkeeper-web: too many --%s\n", r->opt);
+				return -1;
+			}
+			r->list[(*r->n)++] = optarg;
+			continue;
+		}
 		switch (c) {
 		case 'm':
 			cfg->mount = optarg;
-			break;
-		case O_LISTEN:
-			cfg->listen = optarg;
-			break;
-		case O_PORT:
-			cfg->port = atoi(optarg);
-			break;
-		case O_WEB:
-			cfg->web_root = optarg;
-			break;
-		case O_NOVNC:
-			cfg->novnc_root = optarg;
-			break;
-		case O_CERT:
-			cfg->cert = optarg;
-			break;
-		case O_KEY:
-			cfg->key = optarg;
-			break;
-		case O_PASSWD:
-			cfg->passwd_file = optarg;
-			break;
-		case O_HEADER:
-			cfg->user_header = optarg;
-			break;
-		case O_NAME:
-			if (cfg->n_names == (int)(sizeof(cfg->names) / sizeof(cfg->names[0]))) {
-				fprintf(stderr, "catkeeper-web: too many --name\n");
-				return -1;
-			}
-			cfg->names[cfg->n_names++] = optarg;
-			break;
-		case O_ADMIN:
-			if (cfg->n_admins == (int)(sizeof(cfg->admins) / sizeof(cfg->admins[0]))) {
-				fprintf(stderr, "catkeeper-web: too many --admin\n");
-				return -1;
-			}
-			cfg->admins[cfg->n_admins++] = optarg;
-			break;
-		case O_PROXY:
-			if (cfg->n_proxies ==
-			    (int)(sizeof(cfg->proxies) / sizeof(cfg->proxies[0]))) {
-				fprintf(stderr, "catkeeper-web: too many --trusted-proxy\n");
-				return -1;
-			}
-			cfg->proxies[cfg->n_proxies++] = optarg;
-			break;
-		case O_TOKEN_TTL:
-			cfg->token_ttl = atoi(optarg);
-			break;
-		case O_CONFIG:
-			cfg->config_file = optarg;
-			break;
-		case O_TTL:
-			cfg->console_ttl = atoi(optarg);
-			break;
-		case O_WORKERS:
-			cfg->workers = atoi(optarg);
 			break;
 		case O_VERSION:
 			printf("catkeeper-web " CATKEEPER_VERSION "\n");

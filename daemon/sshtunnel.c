@@ -370,7 +370,6 @@ static int start_connect(struct ssh_host *h, struct lws_vhost *vh)
 				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV},
 			*ai;
 	char port[8];
-	lws_adopt_desc_t ad;
 	int one = 1, idle = 15, intvl = 5, cnt = 3, rc;
 
 	snprintf(port, sizeof(port), "%d", h->t.ssh_port);
@@ -393,13 +392,7 @@ static int start_connect(struct ssh_host *h, struct lws_vhost *vh)
 	setsockopt(h->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(h->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(h->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	memset(&ad, 0, sizeof(ad));
-	ad.vh = vh;
-	ad.type = LWS_ADOPT_RAW_FILE_DESC;
-	ad.fd.filefd = h->fd;
-	ad.vh_prot_name = "ck-ssh";
-	ad.opaque = h;
-	h->wsi = lws_adopt_descriptor_vhost_via_info(&ad);
+	h->wsi = link_adopt_fd(vh, h->fd, "ck-ssh", h);
 	if (!h->wsi) {
 		ck_log("ssh %s: cannot watch the socket", h->t.host);
 		return -1;
