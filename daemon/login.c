@@ -14,7 +14,6 @@
 #include "httpint.h"
 #include "log.h"
 #include "netaddr.h"
-#include "reqparse.h"
 
 /* back-off: free tries, then 1 s doubling up to STRIKE_MAX_WAIT per failure */
 #define STRIKES 512
@@ -185,6 +184,28 @@ static void strike_clear(const char *kind, const char *what)
 		memset(s, 0, sizeof(*s));
 }
 
+/* user=..&password=.. of the form body, decoded by lws; -1 when either is missing or too long. */
+static int form_fields(struct lws *wsi, struct pss *pss, char *user, size_t ucap, char *pw,
+		       size_t pcap)
+{
+	static const char *const names[] = {"user", "password"};
+	struct lws_spa *spa = lws_spa_create(wsi, names, 2, (int)(ucap + pcap), NULL, NULL);
+	int rc = -1;
+
+	if (!spa)
+		return -1;
+	if (!lws_spa_process(spa, pss->body, (int)pss->body_len) && !lws_spa_finalize(spa) &&
+	    lws_spa_get_string(spa, 0) && lws_spa_get_string(spa, 1) &&
+	    (size_t)lws_spa_get_length(spa, 0) < ucap &&
+	    (size_t)lws_spa_get_length(spa, 1) < pcap) {
+		snprintf(user, ucap, "%s", lws_spa_get_string(spa, 0));
+		snprintf(pw, pcap, "%s", lws_spa_get_string(spa, 1));
+		rc = 0;
+	}
+	lws_spa_destroy(spa);
+	return rc;
+}
+
 int login_post(struct lws *wsi, struct pss *pss)
 {
 	char user[AUTH_USER_MAX + 1], pw[256];
@@ -192,8 +213,7 @@ int login_post(struct lws *wsi, struct pss *pss)
 	struct api_job *j;
 	long wait;
 
-	if (form_value(pss->body, "user", user, sizeof(user)) ||
-	    form_value(pss->body, "password", pw, sizeof(pw))) {
+	if (form_fields(wsi, pss, user, sizeof(user), pw, sizeof(pw))) {
 		ck_log("refused a login without a user and a password");
 		return reply_login(wsi, pss, 403, "Wrong user or password.");
 	}

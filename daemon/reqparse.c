@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The parts of a request the daemon reads itself (lws parses the rest):
- * the names in an API path and the fields of a login form. No lws here, so
- * that tests/fuzz can feed them anything.
+ * The part of a request the daemon reads itself (lws parses the rest, forms
+ * too): the names in an API path. No lws here, so that tests/fuzz can feed
+ * it anything.
  */
 #include <string.h>
 
 #include "evparse.h"
 #include "reqparse.h"
-#include "uri.h"
 
 /* Splits "a/b/c" in place into at most max parts; returns how many. */
 int split_path(char *path, char **parts, int max)
@@ -36,20 +35,4 @@ int split_names(char *path, char **parts, int max)
 		if (evparse_unescape(parts[i], strlen(parts[i]), parts[i], strlen(parts[i]) + 1))
 			return -1;
 	return n;
-}
-
-/* user=..&password=.. from a form */
-int form_value(const char *body, const char *name, char *dst, size_t cap)
-{
-	size_t nl = strlen(name);
-	const char *p = body;
-
-	while (*p) {
-		const char *amp = strchrnul(p, '&');
-
-		if ((size_t)(amp - p) > nl && !strncmp(p, name, nl) && p[nl] == '=')
-			return uri_decode(dst, cap, p + nl + 1, (size_t)(amp - p - nl - 1), 1);
-		p = *amp ? amp + 1 : amp;
-	}
-	return -1;
 }

@@ -8,7 +8,4 @@
 int split_path(char *path, char **parts, int max);
 /* split_path(), each part then unescaped as .events writes names (evparse.h). */
 int split_names(char *path, char **parts, int max);
-/* The value of name in an urlencoded form body, decoded into dst; -1 when absent or too long. */
-int form_value(const char *body, const char *name, char *dst, size_t cap);
-
 #endif
