@@ -33,7 +33,7 @@ struct pss {
 	size_t off;
 	char cookie[200];
 	const char *location;
-	char retry_after[16];
+	char retry_after[24];
 	/* websockets */
 	struct ev_client ev;
 	struct console *con;
