@@ -355,6 +355,8 @@ static int on_body_done(struct lws *wsi, struct pss *pss)
 	switch (r) {
 	case R_LOGIN:
 		rc = login_post(wsi, pss);
+		/* the form held a password */
+		explicit_bzero(pss->body, pss->body_len);
 		break;
 	case R_ME:
 		rc = login_name_session(wsi, pss);
