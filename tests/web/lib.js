@@ -72,6 +72,8 @@ function run(cmd, args, opts = {}) {
 	p.stdout.on('data', (d) => { p.out += d; });
 	p.stderr.on('data', (d) => { p.err += d; });
 	p.exited = new Promise((r) => p.on('exit', (code, sig) => r({ code, sig })));
+	// a program that cannot start fails its test; unhandled, it would end the file without cleanup
+	p.on('error', (e) => { p.err += `cannot run ${cmd}: ${e.message}\n`; p.exitCode = p.exitCode ?? 127; });
 	children.push(p);
 	return p;
 }
