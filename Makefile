@@ -6,8 +6,7 @@ SANBUILD   ?= build-san
 MNT        ?= $(CURDIR)/mnt
 
 BUILD_PKGS = meson ninja-build pkg-config gcc libfuse3-dev fuse3 libvirt-dev libxml2-dev \
-	libsqlite3-dev libwebsockets-dev libssh2-1-dev liburing-dev libvirt-clients libvirt-daemon novnc \
-	libglib2.0-dev
+	libsqlite3-dev libglib2.0-dev libwebsockets-dev libssh2-1-dev liburing-dev libvirt-clients libvirt-daemon novnc
 TEST_PKGS  = inotify-tools vim-tiny python3-libvirt libvirt-daemon-driver-qemu \
 	qemu-system-x86 dnsmasq-base iptables nftables openssh-client openssh-server \
 	socat chromium websockify valgrind clang libclang-rt-14-dev

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * config.xml: too large to keep for every VM, so it is read from the host
- * when opened and held by the open file; a write builds the whole file in
- * memory and the close (flush) redefines the VM with it.
+ * by the open file that needs it, and held by it; a write builds the whole
+ * file in memory and the first flush after a change redefines the VM with
+ * it. A writer that truncates first (cp, shell redirections) never has the
+ * host's XML fetched: writing works while the host cannot serve it.
  */
 #include "face.h"
 
@@ -11,12 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-int config_open(struct handle *hd, uint64_t vm_id, bool truncate)
+static int fetch(struct handle *hd, uint64_t vm_id)
 {
 	struct hc_request r = {.op = HC_GET_XML};
+	int rc = inv_request(vm_id, &r, "config.xml: read", NULL);
+
+	if (rc < 0)
+		return rc;
+	free(hd->buf);
+	hd->buf = r.result;
+	hd->len = strlen(r.result);
+	return 0;
+}
+
+int config_open(struct handle *hd, uint64_t vm_id, bool writing)
+{
 	struct node *n;
 	bool pending;
-	int rc;
 
 	inv_rdlock();
 	n = inv_node(vm_id);
@@ -24,14 +37,25 @@ int config_open(struct handle *hd, uint64_t vm_id, bool truncate)
 	inv_unlock();
 	if (!n)
 		return -ENOENT;
-	if (truncate || pending)
+	if (pending)
 		return 0;
-	rc = inv_request(vm_id, &r, "config.xml: read", NULL);
-	if (rc < 0)
-		return rc;
-	hd->buf = r.result;
-	hd->len = strlen(r.result);
-	return 0;
+	if (writing) {
+		hd->unfetched = true;
+		return 0;
+	}
+	return fetch(hd, vm_id);
+}
+
+int config_loaded(struct handle *hd)
+{
+	int rc;
+
+	if (!hd->unfetched)
+		return 0;
+	rc = fetch(hd, ID_OF(hd->ino));
+	if (rc == 0)
+		hd->unfetched = false;
+	return rc;
 }
 
 static int reserve(struct handle *hd, size_t size)
@@ -54,7 +78,9 @@ int handle_write(struct handle *hd, const char *buf, size_t len, off_t off)
 
 	if (off < 0 || end > MAX_XML)
 		return -EFBIG;
-	rc = reserve(hd, end > hd->len ? end : hd->len);
+	rc = config_loaded(hd);
+	if (rc == 0)
+		rc = reserve(hd, end > hd->len ? end : hd->len);
 	if (rc < 0)
 		return rc;
 	if ((size_t)off > hd->len)
@@ -73,7 +99,11 @@ int handle_truncate(struct handle *hd, off_t size)
 
 	if (size < 0)
 		return -EINVAL;
-	rc = reserve(hd, (size_t)size);
+	if (size == 0)
+		hd->unfetched = false;
+	rc = config_loaded(hd);
+	if (rc == 0)
+		rc = reserve(hd, (size_t)size);
 	if (rc < 0)
 		return rc;
 	if ((size_t)size > hd->len)

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "domxml.h"
-#include "hmap.h"
+#include "hostconn.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -106,7 +108,7 @@ int domxml_definition(const char *xml, struct dom_info *di)
 	free(s);
 	di->config_size = strlen(xml);
 	/* Any change of the definition, even one of the same size, is a change of config.xml. */
-	di->config_hash = hmap_hash_str(xml);
+	di->config_hash = g_str_hash(xml);
 	di->fields |= DI_SIZES;
 	xmlFreeDoc(doc);
 	return di->owner && di->description ? 0 : -ENOMEM;
@@ -223,15 +225,43 @@ static int fail(char **err, const char *fmt, const char *arg)
 	return -EINVAL;
 }
 
-int domxml_prepare(const char *xml, size_t len, const char *name, const char *uuid,
-		   const char *owner, char **out, char **err)
+/* The length of an element's text, entity references not expanded (there are none). */
+static size_t text_len(xmlNodePtr n)
 {
-	xmlDocPtr doc = parse(xml, len);
-	xmlNodePtr root, n, md;
-	xmlChar *buf = NULL;
-	int size, rc = 0;
+	size_t len = 0;
 
-	*out = NULL;
+	for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next)
+		if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE)
+			len += (size_t)xmlStrlen(c->content);
+	return len;
+}
+
+static int too_long(char **err, const char *what, size_t len, size_t max)
+{
+	if (asprintf(err, "config.xml: <%s> is %zu bytes, at most %zu are accepted", what, len,
+		     max) < 0)
+		*err = NULL;
+	return -EFBIG;
+}
+
+/*
+ * A user's XML: refused with a DTD, since a DTD's entities let a few KB
+ * expand to GBs wherever the text is read; values are bounded.
+ */
+static int parse_user(const char *xml, size_t len, xmlDocPtr *docp, char **err)
+{
+	static const struct {
+		const char *name;
+		size_t max;
+	} bounds[] = {
+	    {"name", NAME_MAX_BYTES}, {"title", TITLE_MAX}, {"description", DESCRIPTION_MAX}};
+	xmlDocPtr doc;
+	xmlNodePtr root;
+
+	*docp = NULL;
+	if (len > INT_MAX)
+		return too_long(err, "domain", len, INT_MAX);
+	doc = parse(xml, len);
 	if (!doc) {
 		const xmlError *e = xmlGetLastError();
 		char msg[256];
@@ -241,11 +271,70 @@ int domxml_prepare(const char *xml, size_t len, const char *name, const char *uu
 		msg[strcspn(msg, "\n")] = '\0';
 		return fail(err, "config.xml is not well-formed XML: %s", msg);
 	}
+	if (doc->intSubset || doc->extSubset) {
+		xmlFreeDoc(doc);
+		return fail(err, "config.xml must not hold a DTD (<!DOCTYPE>) or entities%s", "");
+	}
 	root = xmlDocGetRootElement(doc);
 	if (!root || xmlStrcmp(root->name, BAD_CAST "domain")) {
-		rc = fail(err, "config.xml must hold a <domain> element%s", "");
-		goto out;
+		xmlFreeDoc(doc);
+		return fail(err, "config.xml must hold a <domain> element%s", "");
 	}
+	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+		size_t n = text_len(child(root, bounds[i].name));
+
+		if (n > bounds[i].max) {
+			xmlFreeDoc(doc);
+			return too_long(err, bounds[i].name, n, bounds[i].max);
+		}
+	}
+	*docp = doc;
+	return 0;
+}
+
+int domxml_check(const char *xml, size_t len, char **err)
+{
+	xmlDocPtr doc;
+	int rc = parse_user(xml, len, &doc, err);
+
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+int domxml_ids(const char *xml, size_t len, char **name, char **uuid)
+{
+	xmlDocPtr doc;
+	char *err = NULL;
+	int rc = parse_user(xml, len, &doc, &err);
+
+	free(err);
+	*name = *uuid = NULL;
+	if (rc < 0)
+		return rc;
+	*name = text_of(child(xmlDocGetRootElement(doc), "name"));
+	*uuid = text_of(child(xmlDocGetRootElement(doc), "uuid"));
+	xmlFreeDoc(doc);
+	if (*name && *uuid)
+		return 0;
+	free(*name);
+	free(*uuid);
+	*name = *uuid = NULL;
+	return -ENOMEM;
+}
+
+int domxml_prepare(const char *xml, size_t len, const char *name, const char *uuid,
+		   const char *owner, char **out, char **err)
+{
+	xmlDocPtr doc;
+	xmlNodePtr root, n, md;
+	xmlChar *buf = NULL;
+	int size, rc;
+
+	*out = NULL;
+	rc = parse_user(xml, len, &doc, err);
+	if (rc < 0)
+		return rc;
+	root = xmlDocGetRootElement(doc);
 	n = child(root, "name");
 	if (!n)
 		n = xmlNewChild(root, NULL, BAD_CAST "name", NULL);

@@ -2,9 +2,12 @@
 /*
  * .events: every open gets its own buffer of change lines, from the moment it
  * opened. A reader that falls behind loses lines and is told so by an
- * "overflow" line.
+ * "overflow" line. A line is TYPE, a TAB, the path and a newline, whatever
+ * bytes the names hold: control characters, a backslash and a space in the path are
+ * written as \ooo (name_escape(), documented in catkeeperfs(1)).
  */
 #include "face.h"
+#include "log.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -69,9 +72,15 @@ static void put(struct events_reader *r, const char *s, size_t n)
 	r->len += n;
 }
 
-void events_publish(const char *type, const char *path)
+void events_publish(const char *type, const char *raw_path)
 {
-	size_t tl = strlen(type), pl = strlen(path);
+	/* One line per event, whatever bytes the names hold (see name_escape). */
+	char *path = name_escape(raw_path);
+	size_t tl = strlen(type), pl;
+
+	if (!path)
+		return;
+	pl = strlen(path);
 
 	pthread_mutex_lock(&lock);
 	for (struct events_reader *r = readers; r; r = r->next) {
@@ -91,6 +100,7 @@ void events_publish(const char *type, const char *path)
 	}
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
+	free(path);
 }
 
 static void wake(fuse_req_t req, void *data)

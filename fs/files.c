@@ -8,10 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const lifecycle_words[] = {
-    "start", "shutdown", "reboot", "reset", "destroy", "suspend", "resume",
-};
+#include <sys/uio.h>
 
 #define OWNER_MAX 64
 
@@ -22,7 +19,7 @@ const char *file_name(enum file_kind kind)
 
 enum file_kind file_kind_of(const char *name)
 {
-	for (enum file_kind k = F_STATE; k <= F_STATUS; k++)
+	for (enum file_kind k = F_STATE; k <= F_VMS; k++)
 		if (inv_file_name(k) && !strcmp(inv_file_name(k), name))
 			return k;
 	return F_DIR;
@@ -117,6 +114,88 @@ char *file_render(struct node *n, enum file_kind kind, size_t *len)
 	return r;
 }
 
+/*
+ * The stored text a VM's file shows (and whether a newline follows it):
+ * served as it is, since a description may be MBs read 4 KiB at a time.
+ */
+static bool text_ref(struct node *n, enum file_kind kind, const char **s, size_t *len, bool *nl)
+{
+	struct vm *vm = (struct vm *)n;
+
+	if (n->type != N_VM || vm->pending)
+		return false;
+	*nl = true;
+	switch (kind) {
+	case F_DESCRIPTION:
+		*s = vm->description;
+		*len = vm->description_len;
+		*nl = *len > 0;
+		return true;
+	case F_OWNER:
+		*s = vm->owner;
+		break;
+	case F_ERROR:
+		*s = vm->error;
+		*nl = false;
+		break;
+	default:
+		return false;
+	}
+	*len = strlen(*s);
+	*nl = *nl && *len;
+	return true;
+}
+
+size_t file_size(struct node *n, enum file_kind kind)
+{
+	const char *s;
+	size_t len;
+	bool nl;
+	char *text;
+
+	if (text_ref(n, kind, &s, &len, &nl))
+		return len + nl;
+	text = file_render(n, kind, &len);
+	free(text);
+	return len;
+}
+
+void file_reply(fuse_req_t req, struct node *n, enum file_kind kind, size_t size, off_t off)
+{
+	struct iovec iov[2];
+	const char *s;
+	size_t len, taken = 0, o = (size_t)off;
+	char *text;
+	bool nl;
+	int cnt = 0;
+
+	if (!text_ref(n, kind, &s, &len, &nl)) {
+		text = file_render(n, kind, &len);
+		s = text;
+		nl = false;
+		if (!text) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+	} else {
+		text = NULL;
+	}
+	if (o < len) {
+		taken = len - o < size ? len - o : size;
+		iov[cnt].iov_base = (void *)(s + o);
+		iov[cnt++].iov_len = taken;
+	}
+	if (nl && o + taken == len && taken < size) {
+		iov[cnt].iov_base = (void *)"\n";
+		iov[cnt++].iov_len = 1;
+	}
+	if (cnt)
+		fuse_reply_iov(req, iov, cnt);
+	else
+		fuse_reply_buf(req, NULL, 0);
+	free(text);
+}
+
 uint32_t file_gen(struct node *n, enum file_kind kind)
 {
 	if (n->type == N_VM && kind < F_NVMFILES)
@@ -137,6 +216,18 @@ char *req_user(fuse_req_t req)
 	return asprintf(&r, "uid %u", (unsigned)ctx->uid) < 0 ? NULL : r;
 }
 
+bool vm_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len > NAME_MAX_BYTES || *name == '.')
+		return false;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '/')
+			return false;
+	return true;
+}
+
 static bool valid_owner(const char *s)
 {
 	size_t len = strlen(s);
@@ -147,14 +238,6 @@ static bool valid_owner(const char *s)
 		if (*p < 0x20 || *p == 0x7f || *p == '/')
 			return false;
 	return true;
-}
-
-static bool lifecycle_word(const char *s)
-{
-	for (size_t i = 0; i < sizeof(lifecycle_words) / sizeof(lifecycle_words[0]); i++)
-		if (!strcmp(s, lifecycle_words[i]))
-			return true;
-	return false;
 }
 
 static int refuse(uint64_t id, const char *what, const char *msg)
@@ -175,7 +258,7 @@ static int vm_write(fuse_req_t req, uint64_t id, enum file_kind kind, const char
 		return refuse(id, what, "the value holds a NUL byte");
 	switch (kind) {
 	case F_STATE:
-		if (!lifecycle_word(value))
+		if (!hostconn_lifecycle_word(value))
 			return refuse(id, what,
 				      "unknown action: write start, shutdown, reboot,"
 				      " reset, destroy, suspend or resume");
@@ -190,6 +273,11 @@ static int vm_write(fuse_req_t req, uint64_t id, enum file_kind kind, const char
 		user = req_user(req);
 		break;
 	case F_DESCRIPTION:
+		if (len > DESCRIPTION_MAX) {
+			inv_vm_error(id, "description", EFBIG,
+				     "a description is at most 65536 bytes");
+			return -EFBIG;
+		}
 		r.op = HC_DESCRIPTION;
 		break;
 	case F_AUTOSTART:

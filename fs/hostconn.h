@@ -14,6 +14,14 @@
 
 #define UUID_LEN 37
 
+/*
+ * Bounds on what a user may write (config.xml, description); a definition
+ * from the host is shown as it is. See catkeeperfs(1), LIMITS.
+ */
+#define DESCRIPTION_MAX (64 * 1024)
+#define TITLE_MAX 1024
+#define NAME_MAX_BYTES 200
+
 enum vm_state {
 	VM_NOSTATE,
 	VM_RUNNING,
@@ -98,13 +106,32 @@ bool hostconn_global_shutdown(void);
 
 struct hostconn *hostconn_new(const char *name, const char *uri, int refresh_secs,
 			      const struct hostconn_callbacks *cb, void *opaque);
-/* Stops its threads; no callback runs after it returns. */
-void hostconn_free(struct hostconn *hc);
+/*
+ * Stops the host: its threads end at their next turn and requests waiting on
+ * it return ECONNABORTED. Callbacks may still come until the last unref.
+ */
+void hostconn_stop(struct hostconn *hc);
+/*
+ * A reference for a request made outside the inventory's lock. The last
+ * unref joins the threads (bounded) and frees; no callback runs after it.
+ * Never under a lock that a callback takes.
+ */
+struct hostconn *hostconn_ref(struct hostconn *hc);
+void hostconn_unref(struct hostconn *hc);
+/*
+ * The owner's end: stops the host, waits (bounded) for the requests under
+ * way to return their references, then drops its own, so that the joins of
+ * the last unref happen here and not in a request that a user waits for.
+ */
+void hostconn_release(struct hostconn *hc);
 
 /*
  * Runs a request on the host's action thread and waits for it, at most a
  * bounded time. Returns 0 or a negative errno with *errmsg set (malloc'd).
  */
 int hostconn_call(struct hostconn *hc, struct hc_request *req, char **errmsg);
+
+/* Whether a state file takes this word (start, shutdown, ...). */
+bool hostconn_lifecycle_word(const char *word);
 
 #endif

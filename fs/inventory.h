@@ -12,8 +12,9 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "hmap.h"
 #include "hostconn.h"
+
+#include <glib.h>
 
 struct store;
 
@@ -35,12 +36,25 @@ enum file_kind {
 	F_NVMFILES,
 	F_URI = 16,
 	F_STATUS,
+	F_VMS,	     /* a host's table */
+	F_LINK = 20, /* a VM's link in a view: F_LINK + the view */
 	F_SCRATCH = 31,
 };
+
+/* The views at the mount's root (views.c); their names are no host's. */
+enum view { V_OWNER, V_STATE, V_IP, V_FREE, V_COUNT };
+extern const char *const inv_view_names[V_COUNT];
+/*
+ * Bumped (under the write lock) by every change a view may show: the views'
+ * mtime, so that the kernel drops the listings it cached of them.
+ */
+extern uint64_t inv_views_gen;
 
 #define KIND_BITS 5
 #define INO_ROOT 1
 #define INO_EVENTS 2
+#define INO_VMS 3	 /* the table of every VM */
+#define INO_VIEW_FIRST 4 /* by-owner, by-state, by-ip, free */
 #define INO_OF(id, kind) (((uint64_t)(id) << KIND_BITS) | (kind))
 #define ID_OF(ino) ((ino) >> KIND_BITS)
 #define KIND_OF(ino) ((enum file_kind)((ino) & ((1u << KIND_BITS) - 1)))
@@ -68,8 +82,8 @@ struct host {
 	time_t stale_since;
 	uint32_t gen[2]; /* .uri, .status */
 	struct hostconn *hc;
-	struct hmap by_name, by_uuid;
-	struct vm **vms; /* by id, for stable readdir offsets */
+	GHashTable *by_name, *by_uuid; /* -> struct vm, keyed by its own fields */
+	struct vm **vms;	       /* by id, for stable readdir offsets */
 	size_t nvms, capvms;
 	struct host *next;
 };
@@ -91,6 +105,7 @@ struct vm {
 	char *name;
 	char uuid[UUID_LEN];
 	bool pending;	 /* made by mkdir, defined by its first config.xml */
+	bool defining;	 /* that config.xml is being defined: the listing may adopt it */
 	bool creating;	 /* its first values are being set */
 	uint64_t ticket; /* of the newest fetch applied */
 	enum vm_state state;
@@ -100,7 +115,8 @@ struct vm {
 	size_t config_size;
 	uint64_t config_hash;
 	char *owner, *description, *ips, *vnc, *error;
-	char *owner_writer; /* local user of a reservation under way */
+	size_t description_len; /* it may be MBs, read in pages */
+	char *owner_writer;	/* local user of a reservation under way */
 	time_t mtime;
 	uint32_t gen[F_NVMFILES];
 	/* Kinds whose text the kernel was handed at this generation (the face's mark). */
@@ -122,9 +138,17 @@ struct change {
 int inventory_init(struct store *st, int refresh_secs);
 /* Hosts named on the command line, or else the database's, or else the default. */
 int inventory_add_host(const char *name, const char *uri, bool stored);
-void inventory_start(void);
-/* True when a host's thread is still blocked in libvirt (see main()). */
-bool inventory_shutdown(void);
+/* Starts libvirt's event loop and every host's threads (after daemonizing). */
+int inventory_start(void);
+/* Stops the hosts, without waiting: requests waiting on them return. */
+void inventory_stop_hosts(void);
+/*
+ * Ends every host and the change stream. True when a host's thread is still
+ * blocked in libvirt (see main()). Then inventory_free() once no thread
+ * reads the inventory any more.
+ */
+bool inventory_stop(void);
+void inventory_free(void);
 
 void inv_rdlock(void);
 void inv_wrlock(void);

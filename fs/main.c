@@ -2,10 +2,13 @@
 /* catkeeperfs: every libvirt host and VM as a directory. See catkeeperfs(1). */
 #include "face.h"
 #include "log.h"
+#include "stop.h"
 #include "store.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +23,8 @@ static void usage(FILE *fp)
 		"usage: catkeeperfs [options] [DATABASE] MOUNTPOINT\n"
 		"  -f                 stay in the foreground\n"
 		"  -d                 FUSE debug output (implies -f)\n"
-		"  -o OPT[,OPT...]    FUSE mount options (allow_other, ...)\n"
+		"  -o OPT[,OPT...]    FUSE mount options (allow_other, ...), and db=PATH,\n"
+		"                     log=FILE, refresh=SECONDS as the options below\n"
 		"  --db PATH          host list and history (default "
 		"~/.local/state/catkeeper/catkeeper.db)\n"
 		"  --host NAME=URI    serve this host too, for this mount only (repeatable)\n"
@@ -33,15 +37,10 @@ static void usage(FILE *fp)
 static char *default_db(void)
 {
 	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char *path;
-	int rc;
 
 	if (state && *state)
-		rc = asprintf(&path, "%s/catkeeper/catkeeper.db", state);
-	else
-		rc = asprintf(&path, "%s/.local/state/catkeeper/catkeeper.db",
-			      home ? home : "/root");
-	return rc < 0 ? NULL : path;
+		return g_strdup_printf("%s/catkeeper/catkeeper.db", state);
+	return g_strdup_printf("%s/.local/state/catkeeper/catkeeper.db", home ? home : "/root");
 }
 
 static void add_stored(void *opaque, const char *name, const char *uri)
@@ -61,7 +60,45 @@ struct options {
 	char **hosts;
 	int nhosts;
 	struct fuse_args fuse;
+	GStringChunk *strings; /* what -o gave */
 };
+
+static int set_refresh(struct options *o, const char *secs)
+{
+	o->refresh = atoi(secs);
+	if (o->refresh >= 1)
+		return 0;
+	fprintf(stderr, "catkeeperfs: refresh wants seconds, at least 1\n");
+	return -1;
+}
+
+/*
+ * -o as mount(8) and fstab pass it: db=, log= and refresh= are ours (the
+ * long options' equivalents), the rest goes to FUSE.
+ */
+static int mount_options(struct options *o, const char *arg)
+{
+	char *copy = g_strdup(arg), *save = NULL;
+	GString *rest = g_string_new(NULL);
+	int rc = 0;
+
+	for (char *opt = strtok_r(copy, ",", &save); opt && !rc; opt = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(opt, "db=", 3))
+			o->db = g_string_chunk_insert(o->strings, opt + 3);
+		else if (!strncmp(opt, "log=", 4))
+			o->log = g_string_chunk_insert(o->strings, opt + 4);
+		else if (!strncmp(opt, "refresh=", 8))
+			rc = set_refresh(o, opt + 8);
+		else
+			g_string_append_printf(rest, "%s%s", rest->len ? "," : "", opt);
+	}
+	if (!rc && rest->len &&
+	    (fuse_opt_add_arg(&o->fuse, "-o") || fuse_opt_add_arg(&o->fuse, rest->str)))
+		rc = -1;
+	g_string_free(rest, TRUE);
+	g_free(copy);
+	return rc;
+}
 
 static int parse(int argc, char **argv, struct options *o)
 {
@@ -85,7 +122,7 @@ static int parse(int argc, char **argv, struct options *o)
 			o->debug = o->foreground = true;
 			break;
 		case 'o':
-			if (fuse_opt_add_arg(&o->fuse, "-o") || fuse_opt_add_arg(&o->fuse, optarg))
+			if (mount_options(o, optarg) < 0)
 				return -1;
 			break;
 		case 'D':
@@ -99,12 +136,8 @@ static int parse(int argc, char **argv, struct options *o)
 			o->hosts[o->nhosts++] = optarg;
 			break;
 		case 'R':
-			o->refresh = atoi(optarg);
-			if (o->refresh < 1) {
-				fprintf(stderr,
-					"catkeeperfs: --refresh wants seconds, at least 1\n");
+			if (set_refresh(o, optarg) < 0)
 				return -1;
-			}
 			break;
 		case 'L':
 			o->log = optarg;
@@ -155,13 +188,71 @@ static int add_hosts(struct options *o, struct store *st)
 	return 0;
 }
 
+/*
+ * Ends in this order, whatever stopped the loop: the hosts stop reporting,
+ * the notifier ends, the device closes and the rings' threads end, then the
+ * inventory is freed.
+ */
+static bool teardown(struct fuse_session *se, bool mounted, int *rc)
+{
+	bool left;
+
+	if (stop_end())
+		*rc = 0;
+	left = inventory_stop();
+	/* Before the device closes: the notifier writes to it. */
+	notifier_stop();
+	if (mounted)
+		fuse_session_unmount(se);
+	uring_detach();
+	handles_free_all();
+	views_free();
+	inventory_free();
+	return left;
+}
+
+/*
+ * Everything that makes a thread comes after fuse_daemonize(): its fork
+ * keeps only the calling thread (a daemonized mount had no libvirt event
+ * loop, so no events, no keepalive and no close callbacks).
+ */
+static int serve(struct fuse_session *se, const struct options *o)
+{
+	struct fuse_loop_config *loop;
+	int rc;
+
+	if (stop_block_signals() < 0 || stop_start(se, o->mountpoint, inventory_stop_hosts) < 0) {
+		log_msg("cannot set up the signal handling thread");
+		return 1;
+	}
+	face_session = se;
+	uring_attach(se);
+	if (notifier_start(se) < 0 || inventory_start() < 0) {
+		log_msg("cannot start libvirt's event loop or the notifier");
+		return 1;
+	}
+	/*
+	 * Writes wait on their host (bounded); reads never do. Enough workers
+	 * that writes stuck on a dying host leave plenty for everyone else.
+	 */
+	loop = fuse_loop_cfg_create();
+	if (!loop)
+		return 1;
+	fuse_loop_cfg_set_max_threads(loop, MAX_WORKERS);
+	fuse_loop_cfg_set_idle_threads(loop, 8);
+	rc = fuse_session_loop_mt(se, loop) ? 1 : 0;
+	fuse_loop_cfg_destroy(loop);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	struct options o = {.refresh = DEFAULT_REFRESH, .fuse = FUSE_ARGS_INIT(0, NULL)};
-	struct fuse_loop_config *loop = NULL;
+	struct options o = {.refresh = DEFAULT_REFRESH,
+			    .fuse = FUSE_ARGS_INIT(0, NULL),
+			    .strings = g_string_chunk_new(256)};
 	struct fuse_session *se = NULL;
 	struct store *st = NULL;
-	char *db = NULL, *err = NULL;
+	char *db = NULL, *err = NULL, mnt[PATH_MAX];
 	bool left = false;
 	int rc = 1;
 
@@ -178,61 +269,40 @@ int main(int argc, char **argv)
 		fprintf(stderr, "catkeeperfs: %s\n", err ? err : "cannot open the database");
 		goto out;
 	}
-	if (inventory_init(st, o.refresh) < 0) {
-		fprintf(stderr, "catkeeperfs: cannot start libvirt's event loop\n");
-		goto out;
-	}
-	if (add_hosts(&o, st) < 0)
+	if (inventory_init(st, o.refresh) < 0 || add_hosts(&o, st) < 0)
 		goto out_inventory;
-
 	se = fuse_session_new(&o.fuse, &catkeeper_ops, sizeof(catkeeper_ops), NULL);
 	if (!se)
 		goto out_inventory;
-	if (fuse_set_signal_handlers(se) < 0)
+	if (!realpath(o.mountpoint, mnt)) {
+		fprintf(stderr, "catkeeperfs: %s: %s\n", o.mountpoint, strerror(errno));
 		goto out_session;
+	}
+	o.mountpoint = mnt;
 	if (fuse_session_mount(se, o.mountpoint) < 0)
-		goto out_signals;
-	uring_attach(se);
-	if (fuse_daemonize(o.foreground) < 0)
-		goto out_unmount;
-	face_session = se;
-	if (notifier_start(se) < 0)
-		goto out_unmount;
+		goto out_session;
+	if (fuse_daemonize(o.foreground) < 0) {
+		fuse_session_unmount(se);
+		goto out_session;
+	}
 	log_msg("catkeeperfs %s mounted on %s (database %s, refresh every %d s)", CATKEEPER_VERSION,
 		o.mountpoint, db, o.refresh);
-	inventory_start();
-	/*
-	 * Writes wait on their host (bounded); reads never do. Enough workers
-	 * that writes stuck on a dying host leave plenty for everyone else.
-	 */
-	loop = fuse_loop_cfg_create();
-	if (!loop)
-		goto out_unmount;
-	fuse_loop_cfg_set_max_threads(loop, MAX_WORKERS);
-	fuse_loop_cfg_set_idle_threads(loop, 8);
-	rc = fuse_session_loop_mt(se, loop) ? 1 : 0;
-	fuse_loop_cfg_destroy(loop);
+	rc = serve(se, &o);
 	log_msg("unmounting %s", o.mountpoint);
-	left = inventory_shutdown();
-	notifier_stop();
-	fuse_session_unmount(se);
-	uring_detach();
-	goto out_signals;
-out_unmount:
-	fuse_session_unmount(se);
-out_signals:
-	fuse_remove_signal_handlers(se);
+	left = teardown(se, true, &rc);
+	fuse_session_destroy(se);
+	goto out;
 out_session:
 	fuse_session_destroy(se);
 out_inventory:
-	if (rc)
-		left = inventory_shutdown();
+	left = teardown(NULL, false, &rc);
 out:
 	store_close(st);
 	free(db);
 	free(err);
 	free(o.hosts);
 	fuse_opt_free_args(&o.fuse);
+	g_string_chunk_free(o.strings);
 	log_close();
 	/*
 	 * A thread still blocked in libvirt (an open to a host that went dark)

@@ -12,30 +12,63 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One per open file that polls (sysfs-style), until its release or a change. */
 struct poller {
 	uint64_t ino;
+	const void *owner; /* the open file */
 	struct fuse_pollhandle *ph;
 	struct poller *next;
 };
 
 static pthread_t thread;
+static bool running;
 static pthread_mutex_t poll_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct poller *pollers;
 
-void poll_wait(uint64_t ino, struct fuse_pollhandle *ph)
+void poll_wait(uint64_t ino, const void *owner, struct fuse_pollhandle *ph)
 {
-	struct poller *p = malloc(sizeof(*p));
+	struct fuse_pollhandle *old = NULL;
+	struct poller *p;
 
-	if (!p) {
-		fuse_pollhandle_destroy(ph);
-		return;
-	}
-	p->ino = ino;
-	p->ph = ph;
 	pthread_mutex_lock(&poll_lock);
-	p->next = pollers;
-	pollers = p;
+	for (p = pollers; p && p->owner != owner; p = p->next)
+		;
+	if (p) {
+		/* A file polled again: its newest handle is the one to notify. */
+		old = p->ph;
+		p->ph = ph;
+		p->ino = ino;
+	} else if ((p = malloc(sizeof(*p)))) {
+		p->ino = ino;
+		p->owner = owner;
+		p->ph = ph;
+		p->next = pollers;
+		pollers = p;
+	} else {
+		old = ph;
+	}
 	pthread_mutex_unlock(&poll_lock);
+	if (old)
+		fuse_pollhandle_destroy(old);
+}
+
+void poll_forget(const void *owner)
+{
+	struct poller *gone = NULL;
+
+	pthread_mutex_lock(&poll_lock);
+	for (struct poller **pp = &pollers; *pp; pp = &(*pp)->next) {
+		if ((*pp)->owner == owner) {
+			gone = *pp;
+			*pp = gone->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&poll_lock);
+	if (gone) {
+		fuse_pollhandle_destroy(gone->ph);
+		free(gone);
+	}
 }
 
 static void wake_pollers(uint64_t ino)
@@ -99,13 +132,20 @@ static void *notifier_main(void *arg)
 
 int notifier_start(struct fuse_session *se)
 {
-	return pthread_create(&thread, NULL, notifier_main, se) ? -1 : 0;
+	if (pthread_create(&thread, NULL, notifier_main, se))
+		return -1;
+	pthread_setname_np(thread, "ck-notify");
+	running = true;
+	return 0;
 }
 
 /* After inventory_shutdown(), which ends the change stream. */
 void notifier_stop(void)
 {
+	if (!running)
+		return;
 	pthread_join(thread, NULL);
+	running = false;
 	pthread_mutex_lock(&poll_lock);
 	while (pollers) {
 		struct poller *p = pollers;

@@ -12,361 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Changes are pushed to the kernel, so its caches may keep entries long. */
-#define CACHE_SECS 3600.0
-/* How long a lookup in a host waits for the host's first listing. */
-#define FIRST_LISTING_WAIT 5
-
 struct fuse_session *face_session;
-static time_t started;
+time_t face_started;
 
 static struct handle *hd_of(struct fuse_file_info *fi)
 {
 	return (struct handle *)(uintptr_t)fi->fh;
-}
-
-/* ---- attributes ---- */
-
-static void dir_attr(struct stat *st, fuse_ino_t ino, time_t mtime)
-{
-	st->st_ino = ino;
-	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 2;
-	st->st_mtime = st->st_ctime = st->st_atime = mtime;
-}
-
-static int file_attr(struct stat *st, fuse_ino_t ino, mode_t mode, size_t size, time_t mtime)
-{
-	st->st_ino = ino;
-	st->st_mode = S_IFREG | mode;
-	st->st_nlink = 1;
-	st->st_size = size;
-	st->st_blocks = (size + 511) / 512;
-	st->st_mtime = st->st_ctime = st->st_atime = mtime;
-	return 0;
-}
-
-static bool vm_has(struct vm *vm, enum file_kind kind)
-{
-	return kind < F_NVMFILES && (!vm->pending || kind == F_CONFIG);
-}
-
-/* Under the lock: the attributes of INO, or a negative errno. */
-static int attr_of(fuse_ino_t ino, struct stat *st)
-{
-	enum file_kind kind = KIND_OF(ino);
-	struct node *n;
-	size_t len;
-	char *text;
-
-	memset(st, 0, sizeof(*st));
-	st->st_uid = getuid();
-	st->st_gid = getgid();
-	st->st_blksize = 4096;
-	if (ino == INO_ROOT) {
-		dir_attr(st, ino, started);
-		return 0;
-	}
-	if (ino == INO_EVENTS)
-		return file_attr(st, ino, 0444, 0, started);
-	n = inv_node(ID_OF(ino));
-	if (!n)
-		return -ENOENT;
-	if (n->type == N_SCRATCH) {
-		struct scratch *s = (struct scratch *)n;
-
-		return file_attr(st, ino, s->mode, s->size, s->mtime);
-	}
-	if (kind == F_DIR) {
-		dir_attr(st, ino, n->type == N_VM ? ((struct vm *)n)->mtime : started);
-		return 0;
-	}
-	if (n->type == N_HOST && kind != F_URI && kind != F_STATUS)
-		return -ENOENT;
-	if (n->type == N_VM && !vm_has((struct vm *)n, kind))
-		return -ENOENT;
-	if (kind == F_CONFIG) {
-		struct vm *vm = (struct vm *)n;
-
-		return file_attr(st, ino, 0644, vm->pending ? 0 : vm->config_size, vm->mtime);
-	}
-	text = file_render(n, kind, &len);
-	free(text);
-	return file_attr(st, ino, file_writable(kind) ? 0644 : 0444, len,
-			 n->type == N_VM ? ((struct vm *)n)->mtime : started);
-}
-
-static void reply_entry(fuse_req_t req, fuse_ino_t ino, double timeout)
-{
-	struct fuse_entry_param e = {.ino = ino, .attr_timeout = timeout, .entry_timeout = timeout};
-	int rc;
-
-	inv_rdlock();
-	rc = attr_of(ino, &e.attr);
-	inv_unlock();
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_entry(req, &e);
-}
-
-/* Under the lock: the inode of NAME in PARENT, 0 when there is none. */
-static fuse_ino_t child_of(fuse_ino_t parent, const char *name, double *timeout)
-{
-	struct node *n;
-	enum file_kind kind;
-
-	*timeout = CACHE_SECS;
-	if (parent == INO_ROOT) {
-		struct host *h;
-
-		if (!strcmp(name, ".events"))
-			return INO_EVENTS;
-		h = inv_host(name);
-		return h ? INO_OF(h->node.id, F_DIR) : 0;
-	}
-	n = KIND_OF(parent) == F_DIR ? inv_node(ID_OF(parent)) : NULL;
-	if (!n)
-		return 0;
-	kind = file_kind_of(name);
-	if (n->type == N_HOST) {
-		struct vm *vm;
-
-		if (kind == F_URI || kind == F_STATUS)
-			return INO_OF(n->id, kind);
-		vm = inv_vm((struct host *)n, name);
-		return vm ? INO_OF(vm->node.id, F_DIR) : 0;
-	}
-	if (n->type == N_VM) {
-		struct vm *vm = (struct vm *)n;
-		struct scratch *s;
-
-		if (kind != F_DIR && vm_has(vm, kind))
-			return INO_OF(vm->node.id, kind);
-		s = inv_scratch(vm, name);
-		*timeout = 0;
-		return s ? INO_OF(s->node.id, F_SCRATCH) : 0;
-	}
-	return 0;
-}
-
-static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	double timeout;
-	fuse_ino_t ino;
-
-	inv_rdlock();
-	ino = child_of(parent, name, &timeout);
-	inv_unlock();
-	if (!ino && parent != INO_ROOT && KIND_OF(parent) == F_DIR) {
-		/* Right after mount, a host's VMs appear once it has listed them. */
-		inv_wait_loaded(ID_OF(parent), FIRST_LISTING_WAIT);
-		inv_rdlock();
-		ino = child_of(parent, name, &timeout);
-		inv_unlock();
-	}
-	if (!ino)
-		fuse_reply_err(req, ENOENT);
-	else
-		reply_entry(req, ino, timeout);
-}
-
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct stat st;
-	int rc;
-
-	(void)fi;
-	inv_rdlock();
-	rc = attr_of(ino, &st);
-	inv_unlock();
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_attr(req, &st, KIND_OF(ino) == F_SCRATCH ? 0 : CACHE_SECS);
-}
-
-/* ---- directories ---- */
-
-struct dirbuf {
-	char *p;
-	size_t size, len;
-	fuse_req_t req;
-	bool plus; /* readdirplus: entries carry their attributes */
-};
-
-/* Adds an entry; false once the buffer is full. Under the lock. */
-static bool add(struct dirbuf *b, const char *name, fuse_ino_t ino, bool dir, off_t next)
-{
-	struct fuse_entry_param e = {
-	    .ino = ino, .attr_timeout = CACHE_SECS, .entry_timeout = CACHE_SECS};
-	size_t need;
-
-	if (!b->plus) {
-		e.attr.st_ino = ino;
-		e.attr.st_mode = dir ? S_IFDIR : S_IFREG;
-		need = fuse_add_direntry(b->req, NULL, 0, name, NULL, 0);
-		if (b->len + need > b->size)
-			return false;
-		fuse_add_direntry(b->req, b->p + b->len, b->size - b->len, name, &e.attr, next);
-	} else {
-		need = fuse_add_direntry_plus(b->req, NULL, 0, name, NULL, 0);
-		if (b->len + need > b->size)
-			return false;
-		/* The kernel makes no entry of the dots, nor of an ino of 0. */
-		if (strcmp(name, ".") && strcmp(name, "..") && attr_of(ino, &e.attr) < 0)
-			e.ino = 0;
-		if (KIND_OF(ino) == F_SCRATCH)
-			e.attr_timeout = e.entry_timeout = 0;
-		fuse_add_direntry_plus(b->req, b->p + b->len, b->size - b->len, name, &e, next);
-	}
-	b->len += need;
-	return true;
-}
-
-/* Offsets: 1 and 2 for the dots, 3 + kind for files, FIRST_ID + id for objects. */
-#define FIRST_ID 64
-
-static void list_root(struct dirbuf *b, off_t off)
-{
-	for (struct host *h = inv_hosts(); h; h = h->next)
-		if ((off_t)(h->node.id + FIRST_ID) > off &&
-		    !add(b, h->name, INO_OF(h->node.id, F_DIR), true, h->node.id + FIRST_ID))
-			return;
-}
-
-static void list_host(struct dirbuf *b, struct host *h, off_t off)
-{
-	static const enum file_kind files[] = {F_URI, F_STATUS};
-
-	for (size_t i = 0; i < 2; i++)
-		if (3 + files[i] > off &&
-		    !add(b, file_name(files[i]), INO_OF(h->node.id, files[i]), false, 3 + files[i]))
-			return;
-	for (size_t i = inv_vm_index(h, off < FIRST_ID ? 0 : off - FIRST_ID + 1); i < h->nvms;
-	     i++) {
-		struct vm *vm = h->vms[i];
-
-		if (!add(b, vm->name, INO_OF(vm->node.id, F_DIR), true, vm->node.id + FIRST_ID))
-			return;
-	}
-}
-
-static void list_vm(struct dirbuf *b, struct vm *vm, off_t off)
-{
-	off_t pos = FIRST_ID;
-
-	for (enum file_kind k = F_STATE; k < F_NVMFILES; k++)
-		if (vm_has(vm, k) && 3 + k > off &&
-		    !add(b, file_name(k), INO_OF(vm->node.id, k), false, 3 + k))
-			return;
-	for (struct scratch *s = vm->scratch; s; s = s->next, pos++)
-		if (pos + 1 > off &&
-		    !add(b, s->name, INO_OF(s->node.id, F_SCRATCH), false, pos + 1))
-			return;
-}
-
-static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
-{
-	struct dirbuf b = {.size = size, .req = req, .plus = plus};
-	struct node *n = NULL;
-
-	if (ino != INO_ROOT && off == 0)
-		inv_wait_loaded(ID_OF(ino), FIRST_LISTING_WAIT);
-	b.p = malloc(size);
-	if (!b.p) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	inv_rdlock();
-	if (ino != INO_ROOT && !(n = inv_node(ID_OF(ino)))) {
-		inv_unlock();
-		free(b.p);
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if ((off >= 1 || add(&b, ".", ino, true, 1)) && (off >= 2 || add(&b, "..", ino, true, 2))) {
-		if (ino == INO_ROOT)
-			list_root(&b, off);
-		else if (n->type == N_HOST)
-			list_host(&b, (struct host *)n, off);
-		else if (n->type == N_VM)
-			list_vm(&b, (struct vm *)n, off);
-	}
-	inv_unlock();
-	fuse_reply_buf(req, b.p, b.len);
-	free(b.p);
-}
-
-/*
- * Listing keeps no state per open directory: telling the kernel so spares
- * an open and a release request for every directory a script enters.
- */
-static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, ENOSYS);
-}
-
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
-{
-	(void)fi;
-	list(req, ino, size, off, false);
-}
-
-/* ls and find get every VM's attributes with the listing: no lookup each. */
-static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			   struct fuse_file_info *fi)
-{
-	(void)fi;
-	list(req, ino, size, off, true);
-}
-
-static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
-{
-	uint64_t id = 0;
-	int rc;
-
-	(void)mode;
-	if (parent == INO_ROOT)
-		rc = inv_mkdir_host(name, &id);
-	else if (KIND_OF(parent) == F_DIR)
-		rc = inv_mkdir_vm(ID_OF(parent), name, &id);
-	else
-		rc = -ENOTDIR;
-	if (rc == -ENOENT)
-		rc = -EPERM;
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		reply_entry(req, INO_OF(id, F_DIR), CACHE_SECS);
-}
-
-static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct hc_request r = {.op = HC_UNDEFINE};
-	double timeout;
-	fuse_ino_t ino;
-	struct node *n;
-	int rc;
-
-	if (parent == INO_ROOT) {
-		fuse_reply_err(req, -inv_rmdir_host(name));
-		return;
-	}
-	inv_rdlock();
-	ino = child_of(parent, name, &timeout);
-	n = inv_node(ID_OF(parent));
-	inv_unlock();
-	if (!ino || !n)
-		rc = -ENOENT;
-	else if (n->type != N_HOST || KIND_OF(ino) != F_DIR)
-		rc = -ENOTDIR;
-	else
-		rc = inv_request(ID_OF(ino), &r, "rmdir", NULL);
-	fuse_reply_err(req, -rc);
 }
 
 /* ---- files ---- */
@@ -376,14 +27,27 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
  * is matched to the handle that the same process opened for writing.
  */
 static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct handle *writers;
+static GSList *writers;
+
+/*
+ * Every open handle, so that files still open when the connection is cut
+ * (their RELEASE never comes) are freed at the end.
+ */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static GHashTable *open_handles;
 
 static struct handle *handle_new(uint64_t ino)
 {
 	struct handle *hd = calloc(1, sizeof(*hd));
 
-	if (hd)
-		hd->ino = ino;
+	if (!hd)
+		return NULL;
+	hd->ino = ino;
+	pthread_mutex_lock(&open_lock);
+	if (!open_handles)
+		open_handles = g_hash_table_new(NULL, NULL);
+	g_hash_table_add(open_handles, hd);
+	pthread_mutex_unlock(&open_lock);
 	return hd;
 }
 
@@ -391,8 +55,7 @@ static void writer_add(struct handle *hd, pid_t pid)
 {
 	hd->pid = pid;
 	pthread_mutex_lock(&writers_lock);
-	hd->next_writer = writers;
-	writers = hd;
+	writers = g_slist_prepend(writers, hd);
 	pthread_mutex_unlock(&writers_lock);
 }
 
@@ -401,9 +64,12 @@ static int writer_truncate(uint64_t ino, pid_t pid, off_t size)
 	int rc = 0;
 
 	pthread_mutex_lock(&writers_lock);
-	for (struct handle *hd = writers; hd; hd = hd->next_writer)
+	for (GSList *l = writers; l; l = l->next) {
+		struct handle *hd = l->data;
+
 		if (hd->ino == ino && hd->pid == pid)
 			rc = handle_truncate(hd, size);
+	}
 	pthread_mutex_unlock(&writers_lock);
 	return rc;
 }
@@ -441,18 +107,36 @@ static void handle_free(struct handle *hd)
 {
 	if (hd->pid) {
 		pthread_mutex_lock(&writers_lock);
-		for (struct handle **pp = &writers; *pp; pp = &(*pp)->next_writer) {
-			if (*pp == hd) {
-				*pp = hd->next_writer;
-				break;
-			}
-		}
+		writers = g_slist_remove(writers, hd);
 		pthread_mutex_unlock(&writers_lock);
 	}
+	pthread_mutex_lock(&open_lock);
+	g_hash_table_remove(open_handles, hd);
+	pthread_mutex_unlock(&open_lock);
 	if (hd->events)
 		events_close(hd->events);
+	else
+		poll_forget(hd);
 	free(hd->buf);
 	free(hd);
+}
+
+void handles_free_all(void)
+{
+	GList *left = NULL;
+
+	pthread_mutex_lock(&open_lock);
+	if (open_handles)
+		left = g_hash_table_get_keys(open_handles);
+	pthread_mutex_unlock(&open_lock);
+	for (GList *l = left; l; l = l->next)
+		handle_free(l->data);
+	g_list_free(left);
+	pthread_mutex_lock(&open_lock);
+	if (open_handles)
+		g_hash_table_destroy(open_handles);
+	open_handles = NULL;
+	pthread_mutex_unlock(&open_lock);
 }
 
 /*
@@ -482,6 +166,37 @@ static void prime_pages(struct vm *vm, fuse_ino_t ino)
 	free(text);
 }
 
+/* A table is read as it was at its open: rows do not move under a reader. */
+static void open_table(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *hd;
+	struct node *n = NULL;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	hd = handle_new(ino);
+	if (!hd) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	hd->table = true;
+	inv_rdlock();
+	if (ino == INO_VMS || ((n = inv_node(ID_OF(ino))) && n->type == N_HOST))
+		hd->buf = table_render((struct host *)n, &hd->len);
+	inv_unlock();
+	if (!hd->buf) {
+		handle_free(hd);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)hd;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		handle_free(hd);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	enum file_kind kind = KIND_OF(ino);
@@ -490,6 +205,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node *n;
 	int rc = 0;
 
+	if (ino == INO_VMS || (ino > INO_EVENTS && kind == F_VMS)) {
+		open_table(req, ino, fi);
+		return;
+	}
 	if (ino == INO_EVENTS && writing) {
 		fuse_reply_err(req, EACCES);
 		return;
@@ -511,7 +230,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else if (kind == F_CONFIG) {
 		/* Its size may differ from what the cache said: no page cache. */
 		fi->direct_io = 1;
-		rc = config_open(hd, ID_OF(ino), false);
+		rc = config_open(hd, ID_OF(ino), writing);
 		if (rc == 0 && writing)
 			writer_add(hd, fuse_req_ctx(req)->pid);
 	} else if (kind == F_SCRATCH || writing) {
@@ -553,15 +272,22 @@ static void do_read(struct handle *hd, fuse_req_t req, fuse_ino_t ino, size_t si
 {
 	enum file_kind kind = KIND_OF(ino);
 	struct node *n;
-	char *text;
-	size_t len;
 
 	if (hd->events) {
 		events_read(req, hd->events, size, fi->flags & O_NONBLOCK);
 		return;
 	}
-	if (kind == F_CONFIG) {
+	if (hd->table) {
 		reply_slice(req, hd->buf, hd->len, size, off);
+		return;
+	}
+	if (kind == F_CONFIG) {
+		int rc = config_loaded(hd);
+
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			reply_slice(req, hd->buf, hd->len, size, off);
 		return;
 	}
 	inv_rdlock();
@@ -580,13 +306,9 @@ static void do_read(struct handle *hd, fuse_req_t req, fuse_ino_t ino, size_t si
 	}
 	if (off == 0)
 		hd->seen_gen = file_gen(n, kind);
-	text = file_render(n, kind, &len);
+	/* Under the lock: the text is replied from where it is kept. */
+	file_reply(req, n, kind, size, off);
 	inv_unlock();
-	if (!text)
-		fuse_reply_err(req, ENOMEM);
-	else
-		reply_slice(req, text, len, size, off);
-	free(text);
 }
 
 static int scratch_resize(struct scratch *s, size_t size)
@@ -663,7 +385,13 @@ static void do_flush(struct handle *hd, fuse_req_t req, fuse_ino_t ino)
 {
 	int rc = 0;
 
-	if (KIND_OF(ino) == F_CONFIG && hd->dirty) {
+	/*
+	 * Nothing is committed while the file is empty: that is a truncation on
+	 * its way to a write (a shell's `> config.xml` opens with O_TRUNC, then
+	 * dup2()s and closes the first descriptor: a FLUSH before any byte),
+	 * never a definition.
+	 */
+	if (KIND_OF(ino) == F_CONFIG && hd->dirty && hd->len) {
 		hd->dirty = false;
 		rc = config_commit(req, ID_OF(ino), hd->buf ? hd->buf : "", hd->len);
 		if (rc == 0)
@@ -878,15 +606,17 @@ static int rename_vm(fuse_ino_t parent, const char *name, fuse_ino_t newparent, 
 	inv_rdlock();
 	from = inv_node(ID_OF(parent));
 	to = inv_node(ID_OF(newparent));
+	/*
+	 * Never EXDEV: mv would then copy the VM's files into a pending
+	 * directory on the other host. Moving is migration, which is not done.
+	 */
 	if (!from || !to || from->type != N_HOST || KIND_OF(newparent) != F_DIR)
 		rc = -EPERM;
-	else if (to->type != N_HOST)
-		rc = -EXDEV;
 	else if (!(vm = inv_vm((struct host *)from, name)))
 		rc = -ENOENT;
-	else if (from != to)
-		rc = -EXDEV;
-	else if (*newname == '.')
+	else if (from != to || to->type != N_HOST)
+		rc = -EPERM;
+	else if (!vm_name_valid(newname))
 		rc = -EINVAL;
 	else if (inv_vm((struct host *)to, newname))
 		rc = -EEXIST;
@@ -894,9 +624,10 @@ static int rename_vm(fuse_ino_t parent, const char *name, fuse_ino_t newparent, 
 		id = vm->node.id;
 	inv_unlock();
 	snprintf(what, sizeof(what), "rename to %s", newname);
-	if (rc == -EXDEV || rc == -EEXIST)
+	if (vm && (rc == -EPERM || rc == -EEXIST))
 		inv_vm_error(id, what, -rc,
-			     rc == -EXDEV ? "a VM cannot move to another host"
+			     rc == -EPERM ? "a VM cannot move to another host or into a VM"
+					    " (migration is not supported)"
 					  : "a VM of that name exists already");
 	if (rc < 0)
 		return rc;
@@ -931,7 +662,7 @@ static void do_poll(struct handle *hd, fuse_req_t req, fuse_ino_t ino, struct fu
 	}
 	/* Registered first: a change right after the check still wakes us. */
 	if (ph)
-		poll_wait(ino, ph);
+		poll_wait(ino, hd, ph);
 	inv_rdlock();
 	n = inv_node(ID_OF(ino));
 	if (!n || file_gen(n, KIND_OF(ino)) != hd->seen_gen)
@@ -949,6 +680,20 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	hd_put(hd);
 }
 
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char *target;
+
+	inv_rdlock();
+	target = view_readlink(ino);
+	inv_unlock();
+	if (target)
+		fuse_reply_readlink(req, target);
+	else
+		fuse_reply_err(req, ino == INO_ROOT || view_ino(ino) ? EINVAL : ENOENT);
+	g_free(target);
+}
+
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs st = {.f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255};
@@ -960,7 +705,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
-	started = time(NULL);
+	face_started = time(NULL);
 	/* O_TRUNC must reach us as a truncation we can ignore on value files. */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	uring_adjust_init(conn);
@@ -969,6 +714,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 const struct fuse_lowlevel_ops catkeeper_ops = {
     .init = op_init,
     .lookup = op_lookup,
+    .readlink = op_readlink,
     .getattr = op_getattr,
     .setattr = op_setattr,
     .opendir = op_opendir,

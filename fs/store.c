@@ -23,7 +23,15 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS history(id INTEGER PRIMARY KEY, host TEXT NOT NULL,"
     " uuid TEXT NOT NULL, owner TEXT NOT NULL, local_user TEXT NOT NULL,"
     " taken INTEGER NOT NULL, released INTEGER);"
-    "CREATE INDEX IF NOT EXISTS history_vm ON history(host, uuid);";
+    "CREATE INDEX IF NOT EXISTS history_vm ON history(host, uuid);"
+    /*
+     * One open reservation per VM, whatever number of mounts share the file.
+     * Databases from before the index may hold several: the newest stays open.
+     */
+    "UPDATE history SET released = taken WHERE released IS NULL AND id NOT IN"
+    " (SELECT MAX(id) FROM history WHERE released IS NULL GROUP BY host, uuid);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS history_open ON history(host, uuid)"
+    " WHERE released IS NULL;";
 
 static int mkdir_parents(const char *path)
 {
@@ -185,6 +193,15 @@ int store_owner_changed(struct store *st, const char *host, const char *uuid, co
 	int rc = 0;
 
 	pthread_mutex_lock(&st->lock);
+	/*
+	 * Another mount on the same database may see the same change at the
+	 * same time: the check and the write are one write transaction, so the
+	 * second finds the first's row.
+	 */
+	if (exec(st, "BEGIN IMMEDIATE", NULL, -1) < 0) {
+		pthread_mutex_unlock(&st->lock);
+		return -1;
+	}
 	current = open_owner(st, host, uuid);
 	if (current && !strcmp(current, owner))
 		goto out;
@@ -200,6 +217,10 @@ int store_owner_changed(struct store *st, const char *host, const char *uuid, co
 			  " VALUES(?, ?, ?, ?, ?)",
 			  open_args, when);
 out:
+	if (rc || exec(st, "COMMIT", NULL, -1) < 0) {
+		exec(st, "ROLLBACK", NULL, -1);
+		rc = -1;
+	}
 	pthread_mutex_unlock(&st->lock);
 	free(current);
 	return rc;
@@ -232,8 +253,17 @@ char *store_history(struct store *st, const char *host, const char *uuid)
 		iso_time(sqlite3_column_int64(stmt, 1), taken);
 		if (sqlite3_column_type(stmt, 2) != SQLITE_NULL)
 			iso_time(sqlite3_column_int64(stmt, 2), released);
-		fprintf(out, "%s\t%s\t%s\t%s\n", sqlite3_column_text(stmt, 0), taken, released,
-			sqlite3_column_text(stmt, 3));
+		char *owner = name_escape((const char *)sqlite3_column_text(stmt, 0));
+		char *user = name_escape((const char *)sqlite3_column_text(stmt, 3));
+
+		if (owner && user)
+			fprintf(out, "%s\t%s\t%s\t%s\n", owner, taken, released, user);
+		free(owner);
+		free(user);
+		if (!owner || !user) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
 	}
 	sqlite3_finalize(stmt);
 out:

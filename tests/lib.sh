@@ -201,6 +201,11 @@ content() {
 	printf '%s' "${got%$'\n'}"
 }
 
+# ls_hosts MNT: the hosts the mount root lists (not the table nor the views),
+# one line, separated by spaces.
+ls_hosts() { ls -A "$1" 2>&1 | grep -vxE '\.vms|by-ip|by-owner|by-state|free' | tr '\n' ' ' | sed 's/ $//'; }
+hosts_are() { [ "$(ls_hosts "$1")" = "$2" ]; }
+
 # ---- background processes -----------------------------------------------
 
 # alive PID: the process exists and is not a zombie (kill -0 succeeds on an
