@@ -68,6 +68,14 @@ static size_t read_value(const char *path, char *buf, size_t cap)
 	return (size_t)n;
 }
 
+/* A host's directory has its .uri; a view at the mount's root has none. */
+static int is_host(const char *host)
+{
+	char path[PATH_MAX];
+
+	return !mount_path(path, sizeof(path), host, NULL, ".uri") && !access(path, F_OK);
+}
+
 void api_vm_json(struct sbuf *b, const char *host, const char *vm)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16], *val;
@@ -77,7 +85,7 @@ void api_vm_json(struct sbuf *b, const char *host, const char *vm)
 	sb_puts(b, "{");
 	sb_json_kv(b, 1, "host", host, strlen(host));
 	sb_json_kv(b, 0, "name", vm, strlen(vm));
-	if (mount_path(dir, sizeof(dir), host, vm, NULL) || stat(dir, &st) ||
+	if (!is_host(host) || mount_path(dir, sizeof(dir), host, vm, NULL) || stat(dir, &st) ||
 	    !S_ISDIR(st.st_mode)) {
 		sb_puts(b, ",\"gone\":true}");
 		return;
@@ -104,7 +112,7 @@ void api_host_json(struct sbuf *b, const char *host)
 
 	sb_puts(b, "{");
 	sb_json_kv(b, 1, "name", host, strlen(host));
-	if (mount_path(path, sizeof(path), host, NULL, NULL)) {
+	if (!is_host(host) || mount_path(path, sizeof(path), host, NULL, NULL)) {
 		sb_puts(b, ",\"gone\":true}");
 		return;
 	}
@@ -128,8 +136,19 @@ static int is_dir_entry(int dfd, const struct dirent *de)
 	return !fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) && S_ISDIR(st.st_mode);
 }
 
-/* Names of the subdirectories of path, sorted, NULL-terminated. */
-static char **list_dirs(const char *path)
+static int has_inside(int dfd, const struct dirent *de, const char *inside)
+{
+	char rel[NAME_MAX + 32];
+
+	if (!inside)
+		return 1;
+	snprintf(rel, sizeof(rel), "%s/%s", de->d_name, inside);
+	return !faccessat(dfd, rel, F_OK, AT_SYMLINK_NOFOLLOW);
+}
+
+/* Names of the subdirectories of path (holding the file inside, if named), sorted, NULL-terminated.
+ */
+static char **list_dirs(const char *path, const char *inside)
 {
 	struct dirent **ents;
 	char **names;
@@ -141,7 +160,8 @@ static char **list_dirs(const char *path)
 	n = scandir(path, &ents, NULL, alphasort);
 	names = n >= 0 ? calloc((size_t)n + 1, sizeof(*names)) : NULL;
 	for (i = 0; i < n; i++) {
-		if (names && is_dir_entry(dirfd(d), ents[i]))
+		if (names && is_dir_entry(dirfd(d), ents[i]) &&
+		    has_inside(dirfd(d), ents[i], inside))
 			names[k++] = strdup(ents[i]->d_name);
 		free(ents[i]);
 	}
@@ -165,7 +185,8 @@ static void do_list(struct api_job *j)
 	char **hosts, **vms, path[PATH_MAX];
 	int h, v, first = 1;
 
-	hosts = list_dirs(mountio_root());
+	/* hosts have a .uri: the root's views (by-owner/, free/ ...) have none */
+	hosts = list_dirs(mountio_root(), ".uri");
 	if (!hosts) {
 		j->status = 500;
 		sb_printf(&j->out, "{\"error\":\"cannot list the mount: %s\"}", strerror(errno));
@@ -183,7 +204,7 @@ static void do_list(struct api_job *j)
 	for (h = 0; hosts[h]; h++) {
 		if (mount_path(path, sizeof(path), hosts[h], NULL, NULL))
 			continue;
-		vms = list_dirs(path);
+		vms = list_dirs(path, NULL);
 		for (v = 0; vms && vms[v]; v++) {
 			if (!first)
 				sb_puts(&j->out, ",");
