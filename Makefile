@@ -9,7 +9,7 @@ BUILD_PKGS = meson ninja-build pkg-config gcc libfuse3-dev fuse3 libvirt-dev lib
 	libsqlite3-dev libglib2.0-dev libwebsockets-dev libssh2-1-dev liburing-dev libvirt-clients libvirt-daemon novnc
 TEST_PKGS  = inotify-tools vim-tiny python3-libvirt libvirt-daemon-driver-qemu \
 	qemu-system-x86 dnsmasq-base iptables nftables openssh-client openssh-server \
-	socat chromium websockify valgrind
+	socat chromium websockify valgrind clang libclang-rt-14-dev
 
 .PHONY: all deps test-deps build build-san demo check bench clean
 

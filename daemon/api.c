@@ -13,7 +13,9 @@
 #include "api.h"
 #include "config.h"
 #include "log.h"
+#include "netaddr.h"
 #include "uri.h"
+#include "vmxml.h"
 
 #define VALUE_MAX 65536
 #define CONFIG_MAX (1024 * 1024 + 1)
@@ -66,6 +68,14 @@ static size_t read_value(const char *path, char *buf, size_t cap)
 	return (size_t)n;
 }
 
+/* A host's directory has its .uri; a view at the mount's root has none. */
+static int is_host(const char *host)
+{
+	char path[PATH_MAX];
+
+	return !mount_path(path, sizeof(path), host, NULL, ".uri") && !access(path, F_OK);
+}
+
 void api_vm_json(struct sbuf *b, const char *host, const char *vm)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16], *val;
@@ -75,7 +85,7 @@ void api_vm_json(struct sbuf *b, const char *host, const char *vm)
 	sb_puts(b, "{");
 	sb_json_kv(b, 1, "host", host, strlen(host));
 	sb_json_kv(b, 0, "name", vm, strlen(vm));
-	if (mount_path(dir, sizeof(dir), host, vm, NULL) || stat(dir, &st) ||
+	if (!is_host(host) || mount_path(dir, sizeof(dir), host, vm, NULL) || stat(dir, &st) ||
 	    !S_ISDIR(st.st_mode)) {
 		sb_puts(b, ",\"gone\":true}");
 		return;
@@ -102,7 +112,7 @@ void api_host_json(struct sbuf *b, const char *host)
 
 	sb_puts(b, "{");
 	sb_json_kv(b, 1, "name", host, strlen(host));
-	if (mount_path(path, sizeof(path), host, NULL, NULL)) {
+	if (!is_host(host) || mount_path(path, sizeof(path), host, NULL, NULL)) {
 		sb_puts(b, ",\"gone\":true}");
 		return;
 	}
@@ -126,8 +136,19 @@ static int is_dir_entry(int dfd, const struct dirent *de)
 	return !fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) && S_ISDIR(st.st_mode);
 }
 
-/* Names of the subdirectories of path, sorted, NULL-terminated. */
-static char **list_dirs(const char *path)
+static int has_inside(int dfd, const struct dirent *de, const char *inside)
+{
+	char rel[NAME_MAX + 32];
+
+	if (!inside)
+		return 1;
+	snprintf(rel, sizeof(rel), "%s/%s", de->d_name, inside);
+	return !faccessat(dfd, rel, F_OK, AT_SYMLINK_NOFOLLOW);
+}
+
+/* Names of the subdirectories of path (holding the file inside, if named), sorted, NULL-terminated.
+ */
+static char **list_dirs(const char *path, const char *inside)
 {
 	struct dirent **ents;
 	char **names;
@@ -139,7 +160,8 @@ static char **list_dirs(const char *path)
 	n = scandir(path, &ents, NULL, alphasort);
 	names = n >= 0 ? calloc((size_t)n + 1, sizeof(*names)) : NULL;
 	for (i = 0; i < n; i++) {
-		if (names && is_dir_entry(dirfd(d), ents[i]))
+		if (names && is_dir_entry(dirfd(d), ents[i]) &&
+		    has_inside(dirfd(d), ents[i], inside))
 			names[k++] = strdup(ents[i]->d_name);
 		free(ents[i]);
 	}
@@ -163,7 +185,8 @@ static void do_list(struct api_job *j)
 	char **hosts, **vms, path[PATH_MAX];
 	int h, v, first = 1;
 
-	hosts = list_dirs(mountio_root());
+	/* hosts have a .uri: the root's views (by-owner/, free/ ...) have none */
+	hosts = list_dirs(mountio_root(), ".uri");
 	if (!hosts) {
 		j->status = 500;
 		sb_printf(&j->out, "{\"error\":\"cannot list the mount: %s\"}", strerror(errno));
@@ -181,7 +204,7 @@ static void do_list(struct api_job *j)
 	for (h = 0; hosts[h]; h++) {
 		if (mount_path(path, sizeof(path), hosts[h], NULL, NULL))
 			continue;
-		vms = list_dirs(path);
+		vms = list_dirs(path, NULL);
 		for (v = 0; vms && vms[v]; v++) {
 			if (!first)
 				sb_puts(&j->out, ",");
@@ -331,6 +354,32 @@ static void do_owner(struct api_job *j)
 		ok(j);
 }
 
+/* Who may write the VM: anyone while it is free, else its owner. */
+static int may_edit(struct api_job *j)
+{
+	char path[PATH_MAX], owner[AUTH_USER_MAX + 8];
+
+	if (mount_path(path, sizeof(path), j->host, j->vm, "owner"))
+		return 0;
+	read_value(path, owner, sizeof(owner));
+	return !owner[0] || !strcmp(owner, j->user);
+}
+
+/* The VNC passwords stay with those who may change them. */
+static void redact(struct api_job *j)
+{
+	char *xml;
+	size_t n;
+
+	if (vmxml_redact(sb_text(&j->out), j->out.len, &xml, &n)) {
+		fail(j, 502, "config.xml cannot be parsed, and may hold a console password");
+		return;
+	}
+	j->out.len = 0;
+	sb_add(&j->out, xml, n);
+	free(xml);
+}
+
 static void do_read(struct api_job *j)
 {
 	char path[PATH_MAX];
@@ -354,6 +403,8 @@ static void do_read(struct api_job *j)
 	j->out.len = (size_t)n;
 	j->status = 200;
 	j->ctype = !strcmp(j->what, "config.xml") ? "application/xml" : "text/plain";
+	if (!strcmp(j->what, "config.xml") && !may_edit(j))
+		redact(j);
 }
 
 static int uri_text_ok(const char *s, size_t n)
@@ -371,10 +422,22 @@ static int uri_text_ok(const char *s, size_t n)
 static void do_add_host(struct api_job *j)
 {
 	char path[PATH_MAX];
+	const char *why;
 	int rc;
 
-	if (!mount_name_ok(j->host) || strchr(j->host, ':') || !uri_text_ok(j->body, j->body_len)) {
-		fail(j, 400, "a host needs a name (no '/', ':' or leading dot) and a URI");
+	if (!mount_name_ok(j->host) || strpbrk(j->host, ":\\ \t\n") ||
+	    !uri_text_ok(j->host, strlen(j->host)) || !uri_text_ok(j->body, j->body_len)) {
+		fail(j, 400,
+		     "a host needs a name (no '/', ':', '\\', spaces, control characters or "
+		     "leading dot) and a URI");
+		return;
+	}
+	if (j->body_len && j->body[j->body_len - 1] == '\n')
+		j->body[--j->body_len] = '\0';
+	why = uri_refusal(j->body);
+	if (why) {
+		ck_log("user=%s refused host %s: %s", j->user, j->host, why);
+		fail(j, 400, why);
 		return;
 	}
 	rc = snprintf(path, sizeof(path), "%s/%s", mountio_root(), j->host);
@@ -457,10 +520,30 @@ static int ssh_params(struct console_target *t, const struct ck_uri *u)
 	return 0;
 }
 
+/* The console may only lead to a VNC display the VM's definition has. */
+static int vnc_in_xml(struct api_job *j, int port)
+{
+	char path[PATH_MAX], *xml;
+	ssize_t n;
+	int ok;
+
+	if (mount_path(path, sizeof(path), j->host, j->vm, "config.xml"))
+		return 0;
+	xml = malloc(CONFIG_MAX);
+	if (!xml)
+		return 0;
+	n = mount_read(path, xml, CONFIG_MAX);
+	ok = n > 0 && vmxml_vnc_port_ok(xml, (size_t)n, port);
+	free(xml);
+	return ok;
+}
+
 static void do_console(struct api_job *j)
 {
 	struct console_target *t = &j->target;
 	char path[PATH_MAX], val[1024];
+	struct sockaddr_storage sa;
+	socklen_t sl;
 	struct ck_uri u;
 	int rc;
 
@@ -478,8 +561,12 @@ static void do_console(struct api_job *j)
 	}
 	snprintf(t->host, sizeof(t->host), "%s", j->host);
 	snprintf(t->vm, sizeof(t->vm), "%s", j->vm);
-	if (parse_vnc(val, t)) {
-		fail(j, 502, "the VM's vnc file names no address:port");
+	if (parse_vnc(val, t) || netaddr_parse_numeric(t->addr, t->port, &sa, &sl)) {
+		fail(j, 502, "the VM's vnc file names no numeric address:port");
+		return;
+	}
+	if (!vnc_in_xml(j, t->port)) {
+		fail(j, 502, "the VM's config.xml has no VNC display on that port");
 		return;
 	}
 	mount_path(path, sizeof(path), j->host, NULL, ".uri");
@@ -493,7 +580,7 @@ static void do_console(struct api_job *j)
 			fail(j, 502, "cannot resolve the host's ssh address");
 			return;
 		}
-	} else if (!uri_is_local(&u) && config_is_loopback(t->addr)) {
+	} else if (!uri_is_local(&u) && netaddr_is_loopback((struct sockaddr *)&sa)) {
 		fail(j, 502,
 		     "the console listens on the host's loopback and the host has no "
 		     "ssh transport: add an ssh override to the config file");
@@ -525,6 +612,10 @@ static void api_run(struct mjob *mj)
 		break;
 	case API_CONSOLE:
 		do_console(j);
+		break;
+	case API_LOGIN:
+		j->status = auth_password_ok(j->user, j->body) ? 200 : 403;
+		explicit_bzero(j->body, j->body_len);
 		break;
 	}
 	if (j->out.oom)

@@ -13,6 +13,7 @@ enum api_op {
 	API_OWNER,    /* reserve, release, takeover */
 	API_ADD_HOST, /* mkdir MOUNT/NAME, then its .uri */
 	API_CONSOLE,  /* find where a VM's console is */
+	API_LOGIN,    /* check user's password (body): crypt() is slow on purpose */
 };
 
 struct api_job {

@@ -8,10 +8,12 @@
 #include <sys/random.h>
 
 #include "auth.h"
+#include "netaddr.h"
 
-#define MAX_SESSIONS 256
+#define MAX_SESSIONS 1024
+#define MAX_USER_SESSIONS 16
 #define MAX_GRANTS 64
-#define SESSION_LIFE (7 * 24 * 3600)
+#define MAX_LOGIN_TOKENS 16
 
 struct grant {
 	char token[AUTH_ID_LEN + 1];
@@ -22,6 +24,7 @@ struct grant {
 };
 
 static struct {
+	const struct ck_config *cfg;
 	enum auth_mode mode;
 	int tls, ttl;
 	char token[AUTH_ID_LEN + 1];
@@ -32,6 +35,15 @@ static struct {
 	int n_sessions;
 	pthread_mutex_t grant_lock;
 	struct grant grants[MAX_GRANTS];
+	/* one-time login tokens: the start token, then invitations */
+	struct {
+		char token[AUTH_ID_LEN + 1];
+		time_t expires;
+	} logins[MAX_LOGIN_TOKENS];
+	int token_ttl;
+	char dummy_hash[512]; /* crypt setting for unknown users: as slow as a known one */
+	struct sockaddr_storage proxies[16];
+	int n_proxies;
 } a = {
     .grant_lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -104,10 +116,59 @@ out:
 	return buf;
 }
 
+/* The first account's hash: unknown users cost the same crypt() as known ones. */
+static void set_dummy_hash(void)
+{
+	const char *colon = strchr(a.passwd, ':');
+	size_t n = colon ? strcspn(colon + 1, "\n") : 0;
+
+	if (colon && n < sizeof(a.dummy_hash)) {
+		memcpy(a.dummy_hash, colon + 1, n);
+		a.dummy_hash[n] = '\0';
+	}
+}
+
+/* Whose header is believed: --trusted-proxy addresses, else loopback only. */
+static int set_proxies(const struct ck_config *cfg)
+{
+	static const char *const loopback[] = {"127.0.0.1", "::1"};
+	const char *const *list = cfg->n_proxies ? cfg->proxies : loopback;
+	int n = cfg->n_proxies ? cfg->n_proxies : 2, i;
+	socklen_t len;
+
+	for (i = 0; i < n && i < (int)(sizeof(a.proxies) / sizeof(a.proxies[0])); i++) {
+		if (netaddr_parse_numeric(list[i], 0, &a.proxies[i], &len)) {
+			fprintf(stderr,
+				"catkeeper-web: --trusted-proxy %s: not a numeric address\n",
+				list[i]);
+			return -1;
+		}
+		a.n_proxies++;
+	}
+	return 0;
+}
+
+int auth_proxy_ok(const struct sockaddr *peer)
+{
+	int i;
+
+	for (i = 0; i < a.n_proxies; i++)
+		if (netaddr_same(peer, (const struct sockaddr *)&a.proxies[i]))
+			return 1;
+	return 0;
+}
+
+const char *auth_cookie_name(void)
+{
+	/* the prefix makes browsers refuse the cookie from anything but this https origin */
+	return a.tls ? "__Host-ck_session" : "ck_session";
+}
+
 int auth_init(const struct ck_config *cfg, int tls)
 {
 	int i;
 
+	a.cfg = cfg;
 	a.tls = tls;
 	a.ttl = cfg->console_ttl > 0 ? cfg->console_ttl : 30;
 	if (cfg->passwd_file) {
@@ -120,11 +181,20 @@ int auth_init(const struct ck_config *cfg, int tls)
 	} else {
 		a.mode = AUTH_TOKEN;
 	}
+	a.token_ttl = cfg->token_ttl > 0 ? cfg->token_ttl : 600;
 	if (auth_random_id(a.token)) {
 		fprintf(stderr, "catkeeper-web: no random bytes: %s\n", strerror(errno));
 		return -1;
 	}
-	if (config_is_loopback(cfg->listen)) {
+	if (a.mode == AUTH_TOKEN) {
+		strcpy(a.logins[0].token, a.token);
+		a.logins[0].expires = time(NULL) + a.token_ttl;
+	}
+	if (a.mode == AUTH_PASSWORD)
+		set_dummy_hash();
+	if (a.mode == AUTH_PROXY && set_proxies(cfg))
+		return -1;
+	if (cfg->loopback) {
 		add_host("127.0.0.1", cfg->port);
 		add_host("localhost", cfg->port);
 		add_host("[::1]", cfg->port);
@@ -153,7 +223,47 @@ int auth_secure(void)
 
 int auth_token_ok(const char *token)
 {
-	return a.mode == AUTH_TOKEN && auth_equal(token, a.token);
+	time_t now = time(NULL);
+	int i, ok = 0;
+
+	if (a.mode != AUTH_TOKEN)
+		return 0;
+	for (i = 0; i < MAX_LOGIN_TOKENS; i++) {
+		if (!a.logins[i].token[0] || !auth_equal(token, a.logins[i].token))
+			continue;
+		ok = a.logins[i].expires >= now;
+		/* one use, and an expired one is gone too */
+		memset(&a.logins[i], 0, sizeof(a.logins[i]));
+	}
+	return ok;
+}
+
+int auth_invite(char *token_out)
+{
+	time_t now = time(NULL);
+	int i;
+
+	for (i = 0; i < MAX_LOGIN_TOKENS; i++)
+		if (!a.logins[i].token[0] || a.logins[i].expires < now)
+			break;
+	if (i == MAX_LOGIN_TOKENS || auth_random_id(a.logins[i].token))
+		return -1;
+	a.logins[i].expires = now + a.token_ttl;
+	strcpy(token_out, a.logins[i].token);
+	return 0;
+}
+
+int auth_is_admin(const struct session *s)
+{
+	int i;
+
+	/* the token holder started the daemon, or was given its URL by who did */
+	if (a.mode == AUTH_TOKEN)
+		return 1;
+	for (i = 0; i < a.cfg->n_admins; i++)
+		if (s->user[0] && !strcmp(s->user, a.cfg->admins[i]))
+			return 1;
+	return 0;
 }
 
 int auth_user_name_ok(const char *name)
@@ -169,49 +279,99 @@ int auth_user_name_ok(const char *name)
 	return 1;
 }
 
+/* crypt() of password with setting hash, compared in constant time. */
+static int hash_matches(const char *password, const char *hash)
+{
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+	const char *out;
+	int ok;
+
+	if (!cd)
+		return 0;
+	/* crypt_rn: NULL on failure instead of a "*" string */
+	out = crypt_rn(password, hash, cd, sizeof(*cd));
+	ok = out && auth_equal(out, hash);
+	free(cd);
+	return ok;
+}
+
 int auth_password_ok(const char *user, const char *password)
 {
-	struct crypt_data cd;
 	size_t ulen = strlen(user);
 	const char *line = a.passwd;
 
-	if (a.mode != AUTH_PASSWORD || !auth_user_name_ok(user))
+	if (a.mode != AUTH_PASSWORD)
 		return 0;
+	if (!auth_user_name_ok(user)) {
+		hash_matches(password, a.dummy_hash);
+		return 0;
+	}
 	while (line && *line) {
 		const char *eol = strchrnul(line, '\n');
 
 		if ((size_t)(eol - line) > ulen + 1 && !strncmp(line, user, ulen) &&
 		    line[ulen] == ':') {
 			char hash[512];
-			const char *out;
 			size_t hl = (size_t)(eol - line) - ulen - 1;
 
 			if (hl >= sizeof(hash))
 				return 0;
 			memcpy(hash, line + ulen + 1, hl);
 			hash[hl] = '\0';
-			memset(&cd, 0, sizeof(cd));
-			/* crypt_rn: NULL on failure instead of a "*" string */
-			out = crypt_rn(password, hash, &cd, sizeof(cd));
-			return out && auth_equal(out, hash);
+			return hash_matches(password, hash);
 		}
 		line = *eol ? eol + 1 : eol;
 	}
+	/* an unknown user takes as long as a known one */
+	hash_matches(password, a.dummy_hash);
 	return 0;
+}
+
+static int session_expired(const struct session *s, time_t now)
+{
+	return now - s->created >= AUTH_SESSION_LIFE || now - s->last_seen >= AUTH_SESSION_IDLE;
+}
+
+static void drop_expired(time_t now)
+{
+	struct session **pp = &a.sessions, *s;
+
+	while ((s = *pp)) {
+		if (session_expired(s, now)) {
+			*pp = s->next;
+			free(s);
+			a.n_sessions--;
+		} else {
+			pp = &s->next;
+		}
+	}
+}
+
+/* The least recently used session, of user (NULL: of anyone). */
+static struct session *oldest(const char *user)
+{
+	struct session *s, *old = NULL;
+
+	for (s = a.sessions; s; s = s->next)
+		if ((!user || !strcmp(s->user, user)) && (!old || s->last_seen <= old->last_seen))
+			old = s;
+	return old;
 }
 
 struct session *auth_session_new(const char *user)
 {
-	struct session *s, **pp;
+	time_t now = time(NULL);
+	struct session *s;
+	int mine = 0;
 
-	/* bounded: the oldest session goes first */
-	if (a.n_sessions >= MAX_SESSIONS) {
-		for (pp = &a.sessions; (*pp)->next; pp = &(*pp)->next)
-			;
-		free(*pp);
-		*pp = NULL;
-		a.n_sessions--;
-	}
+	drop_expired(now);
+	/* bounded per user, so that no one's logins push others' sessions out */
+	for (s = a.sessions; s; s = s->next)
+		mine += user && user[0] && !strcmp(s->user, user);
+	if (mine >= MAX_USER_SESSIONS)
+		auth_session_drop(oldest(user));
+	if (a.n_sessions >= MAX_SESSIONS)
+		auth_session_drop(oldest(NULL));
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
@@ -220,7 +380,7 @@ struct session *auth_session_new(const char *user)
 		return NULL;
 	}
 	snprintf(s->user, sizeof(s->user), "%s", user ? user : "");
-	s->created = time(NULL);
+	s->created = s->last_seen = now;
 	s->next = a.sessions;
 	a.sessions = s;
 	a.n_sessions++;
@@ -233,8 +393,12 @@ struct session *auth_session_find(const char *id)
 	time_t now = time(NULL);
 
 	for (s = a.sessions; s; s = s->next)
-		if (auth_equal(s->id, id))
-			return now - s->created < SESSION_LIFE ? s : NULL;
+		if (auth_equal(s->id, id)) {
+			if (session_expired(s, now))
+				return NULL;
+			s->last_seen = now;
+			return s;
+		}
 	return NULL;
 }
 

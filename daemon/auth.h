@@ -2,12 +2,15 @@
 #ifndef CK_AUTH_H
 #define CK_AUTH_H
 
+#include <sys/socket.h>
 #include <time.h>
 
 #include "config.h"
 
 #define AUTH_ID_LEN 43 /* 32 random bytes, base64url */
 #define AUTH_USER_MAX 64
+#define AUTH_SESSION_LIFE (7 * 24 * 3600) /* the cookie's Max-Age */
+#define AUTH_SESSION_IDLE (12 * 3600)
 
 enum auth_mode { AUTH_TOKEN, AUTH_PASSWORD, AUTH_PROXY };
 
@@ -15,7 +18,7 @@ struct session {
 	char id[AUTH_ID_LEN + 1];
 	char csrf[AUTH_ID_LEN + 1];
 	char user[AUTH_USER_MAX + 1]; /* empty until the token holder names itself */
-	time_t created;
+	time_t created, last_seen;
 	struct session *next;
 };
 
@@ -34,10 +37,17 @@ int auth_init(const struct ck_config *cfg, int tls);
 enum auth_mode auth_mode(void);
 const char *auth_token(void);
 
+/* One-time login tokens (the start token, invitations), valid --token-ttl seconds. */
 int auth_token_ok(const char *token);
+int auth_invite(char *token_out);
+/* A reverse proxy allowed to name the user (--trusted-proxy; loopback by default). */
+int auth_proxy_ok(const struct sockaddr *peer);
+const char *auth_cookie_name(void);
 /* 1 when the password file has this user with this password. */
 int auth_password_ok(const char *user, const char *password);
 int auth_user_name_ok(const char *name);
+/* Host management (adding hosts) is for admins: the token holder, or --admin accounts. */
+int auth_is_admin(const struct session *s);
 
 struct session *auth_session_new(const char *user);
 struct session *auth_session_find(const char *id);

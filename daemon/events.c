@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "events.h"
+#include "evparse.h"
 #include "json.h"
 #include "log.h"
 #include "mountio.h"
@@ -99,52 +100,6 @@ static void send_target(const struct target *t)
 	queue_msg(&b);
 }
 
-/* catkeeperfs writes a name's control chars, '\\' and ' ' as \ooo (catkeeperfs(1)). */
-static void unescape(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*out++ = *s;
-		}
-	}
-	*out = '\0';
-}
-
-/* "changed\thost/vm/file" -> host, vm ("" for host-level paths). */
-static int parse_line(char *line, struct target *t)
-{
-	char *tab = strchr(line, '\t'), *path, *slash, *vm;
-
-	if (!tab)
-		return -1;
-	path = tab + 1;
-	slash = strchr(path, '/');
-	if (slash)
-		*slash = '\0';
-	unescape(path);
-	if (strlen(path) >= sizeof(t->host))
-		return -1;
-	strcpy(t->host, path);
-	t->vm[0] = '\0';
-	if (!slash)
-		return 0;
-	vm = slash + 1;
-	slash = strchr(vm, '/');
-	if (slash)
-		*slash = '\0';
-	unescape(vm);
-	/* host control files (.uri, .status) change the host's row */
-	if (vm[0] != '.' && strlen(vm) < sizeof(t->vm))
-		strcpy(t->vm, vm);
-	return 0;
-}
-
 /* Reads the values once per host or VM however many lines named it. */
 static void handle_batch(char *lines)
 {
@@ -159,7 +114,7 @@ static void handle_batch(char *lines)
 			overflow = 1;
 			continue;
 		}
-		if (parse_line(line, &t))
+		if (evparse_line(line, t.host, sizeof(t.host), t.vm, sizeof(t.vm)))
 			continue;
 		for (i = 0; i < n; i++)
 			if (!strcmp(targets[i].host, t.host) && !strcmp(targets[i].vm, t.vm))

@@ -108,7 +108,8 @@ void sb_json_str(struct sbuf *b, const char *s, size_t n)
 		unsigned char c = u[i];
 		char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+		/* DEL is valid JSON, but the page would show nothing for it */
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
 			i++;
 			continue;
 		}

@@ -141,8 +141,9 @@ int mount_name_ok(const char *name)
 
 	if (!name[0] || name[0] == '.' || strlen(name) > 255)
 		return 0;
+	/* any other byte may be in a libvirt name: tab, newline and space too */
 	for (p = (const unsigned char *)name; *p; p++)
-		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+		if (*p == '/')
 			return 0;
 	return 1;
 }

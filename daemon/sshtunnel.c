@@ -19,17 +19,17 @@
 
 #include <libssh2.h>
 
+#include "link.h"
 #include "log.h"
 #include "sshtunnel.h"
-#include "vncproxy.h"
 
 #define SETUP_TIMEOUT 15 /* seconds from connect() to an authenticated session */
 
 enum state { S_CONNECT, S_HANDSHAKE, S_AUTH, S_READY };
 
 struct ssh_chan {
+	struct link link; /* first: the user holds a pointer to it; link.user NULL once gone */
 	struct ssh_host *h;
-	struct console *c; /* NULL once the console has gone */
 	LIBSSH2_CHANNEL *ch;
 	char addr[64];
 	int port;
@@ -107,8 +107,8 @@ static void host_drop(struct ssh_host *h, const char *why)
 	unlink_host(h);
 	while ((ch = h->chans)) {
 		h->chans = ch->next;
-		if (ch->c)
-			console_link_failed(ch->c, why);
+		if (ch->link.user)
+			ch->link.ev->gone(ch->link.user, why, 0);
 		free(ch);
 	}
 	if (h->fd >= 0)
@@ -283,11 +283,11 @@ static void open_channels(struct ssh_host *h)
 	struct ssh_chan *ch;
 
 	for (ch = h->chans; ch; ch = ch->next) {
-		if (ch->ch || !ch->c)
+		if (ch->ch || !ch->link.user)
 			continue;
 		ch->ch = libssh2_channel_direct_tcpip_ex(h->s, ch->addr, ch->port, "127.0.0.1", 0);
 		if (ch->ch) {
-			console_link_ready(ch->c);
+			ch->link.ev->ready(ch->link.user);
 			continue;
 		}
 		if (libssh2_session_last_errno(h->s) == LIBSSH2_ERROR_EAGAIN) {
@@ -296,8 +296,9 @@ static void open_channels(struct ssh_host *h)
 		}
 		ck_log("ssh %s: the tunnel to %s:%d was refused: %s", h->t.host, ch->addr, ch->port,
 		       ssh_error(h));
-		console_link_failed(ch->c, "the host's sshd refused a tunnel to the console");
-		ch->c = NULL;
+		ch->link.ev->gone(ch->link.user, "the host's sshd refused a tunnel to the console",
+				  0);
+		ch->link.user = NULL;
 	}
 }
 
@@ -307,7 +308,8 @@ static void reap_channels(struct ssh_host *h)
 	struct ssh_chan **pp = &h->chans, *ch;
 
 	while ((ch = *pp)) {
-		if (ch->c || (ch->ch && libssh2_channel_free(ch->ch) == LIBSSH2_ERROR_EAGAIN)) {
+		if (ch->link.user ||
+		    (ch->ch && libssh2_channel_free(ch->ch) == LIBSSH2_ERROR_EAGAIN)) {
 			pp = &ch->next;
 			continue;
 		}
@@ -368,7 +370,6 @@ static int start_connect(struct ssh_host *h, struct lws_vhost *vh)
 				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV},
 			*ai;
 	char port[8];
-	lws_adopt_desc_t ad;
 	int one = 1, idle = 15, intvl = 5, cnt = 3, rc;
 
 	snprintf(port, sizeof(port), "%d", h->t.ssh_port);
@@ -391,13 +392,7 @@ static int start_connect(struct ssh_host *h, struct lws_vhost *vh)
 	setsockopt(h->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(h->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(h->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	memset(&ad, 0, sizeof(ad));
-	ad.vh = vh;
-	ad.type = LWS_ADOPT_RAW_FILE_DESC;
-	ad.fd.filefd = h->fd;
-	ad.vh_prot_name = "ck-ssh";
-	ad.opaque = h;
-	h->wsi = lws_adopt_descriptor_vhost_via_info(&ad);
+	h->wsi = link_adopt_fd(vh, h->fd, "ck-ssh", h);
 	if (!h->wsi) {
 		ck_log("ssh %s: cannot watch the socket", h->t.host);
 		return -1;
@@ -435,8 +430,10 @@ static struct ssh_host *host_get(struct lws_vhost *vh, const struct console_targ
 	return h;
 }
 
-struct ssh_chan *ssh_chan_open(struct lws_vhost *vh, const struct console_target *t,
-			       struct console *c)
+static const struct link_ops chan_ops;
+
+struct link *sshtunnel_open(struct lws_vhost *vh, const struct console_target *t,
+			    const struct link_events *ev, void *user)
 {
 	struct ssh_host *h = host_get(vh, t);
 	struct ssh_chan *ch;
@@ -446,15 +443,15 @@ struct ssh_chan *ssh_chan_open(struct lws_vhost *vh, const struct console_target
 	ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return NULL;
+	ch->link = (struct link){&chan_ops, ev, user};
 	ch->h = h;
-	ch->c = c;
 	snprintf(ch->addr, sizeof(ch->addr), "%s", t->addr);
 	ch->port = t->port;
 	ch->next = h->chans;
 	h->chans = ch;
 	if (h->state == S_READY)
 		lws_callback_on_writable(h->wsi);
-	return ch;
+	return &ch->link;
 }
 
 static int fatal(int rc)
@@ -483,8 +480,9 @@ static ssize_t chan_result(struct ssh_chan *ch, ssize_t rc)
 	return -EIO;
 }
 
-ssize_t ssh_chan_read(struct ssh_chan *ch, void *buf, size_t n)
+static ssize_t chan_read(struct link *l, void *buf, size_t n)
 {
+	struct ssh_chan *ch = (struct ssh_chan *)l;
 	ssize_t rc;
 
 	if (!ch->ch)
@@ -495,28 +493,35 @@ ssize_t ssh_chan_read(struct ssh_chan *ch, void *buf, size_t n)
 	return chan_result(ch, rc);
 }
 
-ssize_t ssh_chan_write(struct ssh_chan *ch, const void *buf, size_t n)
+static ssize_t chan_write(struct link *l, const void *buf, size_t n)
 {
+	struct ssh_chan *ch = (struct ssh_chan *)l;
+
 	if (!ch->ch)
 		return -EAGAIN;
 	return chan_result(ch, libssh2_channel_write(ch->ch, buf, n));
 }
 
-void ssh_chan_want_read(struct ssh_chan *ch)
+static void chan_want_read(struct link *l)
 {
-	lws_rx_flow_control(ch->h->wsi, 1);
+	lws_rx_flow_control(((struct ssh_chan *)l)->h->wsi, 1);
 }
 
-void ssh_chan_want_write(struct ssh_chan *ch)
+static void chan_want_write(struct link *l)
 {
-	lws_callback_on_writable(ch->h->wsi);
+	lws_callback_on_writable(((struct ssh_chan *)l)->h->wsi);
 }
 
-void ssh_chan_close(struct ssh_chan *ch)
+static void chan_close(struct link *l)
 {
-	ch->c = NULL;
+	struct ssh_chan *ch = (struct ssh_chan *)l;
+
+	ch->link.user = NULL;
 	reap_channels(ch->h);
 }
+
+static const struct link_ops chan_ops = {chan_read, chan_write, chan_want_read, chan_want_write,
+					 chan_close};
 
 /* Something moved on the session: every console may read or write again. */
 static void kick_all(struct ssh_host *h)
@@ -525,8 +530,8 @@ static void kick_all(struct ssh_host *h)
 
 	for (ch = h->chans; ch; ch = next) {
 		next = ch->next;
-		if (ch->c && ch->ch)
-			console_link_kick(ch->c);
+		if (ch->link.user && ch->ch)
+			ch->link.ev->kick(ch->link.user);
 	}
 }
 

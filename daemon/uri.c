@@ -1,11 +1,74 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * libvirt URIs, read with libxml2's xmlParseURI as libvirt itself reads
+ * them: what they say about reaching a host's sshd, and whether a user may
+ * add a host with one.
+ */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/uri.h>
+
 #include "config.h"
 #include "uri.h"
+
+/* What a user who adds a host may ask for; the rest runs or reads files as the daemon's user. */
+static const char *const allowed_transports[] = {"",	"ssh", "libssh2", "libssh",
+						 "tls", "tcp", NULL};
+static const char *const allowed_params[] = {"mode", "sshauth", "no_tty", NULL};
+
+static int listed(const char *s, size_t n, const char *const *words)
+{
+	for (; *words; words++)
+		if (strlen(*words) == n && !strncmp(s, *words, n))
+			return 1;
+	return 0;
+}
+
+static int copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = src ? strlen(src) : 0;
+
+	if (n >= cap)
+		return -1;
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* Calls fn for each key=value of the raw query; non-zero stops. */
+static int each_param(const char *q,
+		      int (*fn)(const char *k, size_t kl, const char *v, size_t vl, void *arg),
+		      void *arg)
+{
+	while (q && *q) {
+		/* libvirt separates parameters with ';' as well as '&' */
+		const char *amp = q + strcspn(q, "&;"), *eq = memchr(q, '=', (size_t)(amp - q));
+		size_t kl = eq ? (size_t)(eq - q) : (size_t)(amp - q);
+		int r;
+
+		if (kl || amp > q) {
+			r = fn(q, kl, eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0, arg);
+			if (r)
+				return r;
+		}
+		q = *amp ? amp + 1 : amp;
+	}
+	return 0;
+}
+
+static int ssh_param(const char *k, size_t kl, const char *v, size_t vl, void *arg)
+{
+	struct ck_uri *u = arg;
+
+	if (kl == 7 && !strncmp(k, "keyfile", 7))
+		return uri_decode(u->keyfile, sizeof(u->keyfile), v, vl, 0);
+	if (kl == 11 && !strncmp(k, "known_hosts", 11))
+		return uri_decode(u->known_hosts, sizeof(u->known_hosts), v, vl, 0);
+	return 0;
+}
 
 int uri_decode(char *dst, size_t cap, const char *src, size_t n, int plus)
 {
@@ -31,72 +94,36 @@ int uri_decode(char *dst, size_t cap, const char *src, size_t n, int plus)
 	return 0;
 }
 
-static int parse_query(const char *q, struct ck_uri *u)
-{
-	while (*q) {
-		const char *amp = strchrnul(q, '&'), *eq = memchr(q, '=', (size_t)(amp - q));
-
-		if (eq) {
-			size_t kl = (size_t)(eq - q), vl = (size_t)(amp - eq - 1);
-
-			if (kl == 7 && !strncmp(q, "keyfile", 7) &&
-			    uri_decode(u->keyfile, sizeof(u->keyfile), eq + 1, vl, 0))
-				return -1;
-			if (kl == 11 && !strncmp(q, "known_hosts", 11) &&
-			    uri_decode(u->known_hosts, sizeof(u->known_hosts), eq + 1, vl, 0))
-				return -1;
-		}
-		q = *amp ? amp + 1 : amp;
-	}
-	return 0;
-}
-
 int uri_parse(const char *text, struct ck_uri *u)
 {
-	const char *colon, *auth, *auth_end, *at, *hp, *hp_end, *pc, *q;
+	xmlURIPtr x;
+	const char *plus;
+	int rc = -1;
 
 	memset(u, 0, sizeof(*u));
-	colon = strstr(text, "://");
-	if (!colon)
+	/* only absolute URIs with an authority part ("driver://...") */
+	if (!strstr(text, "://"))
 		return -1;
-	pc = memchr(text, '+', (size_t)(colon - text));
-	if (pc && (size_t)(colon - pc - 1) < sizeof(u->transport))
-		memcpy(u->transport, pc + 1, (size_t)(colon - pc - 1));
-	auth = colon + 3;
-	auth_end = auth + strcspn(auth, "/?");
-	at = memchr(auth, '@', (size_t)(auth_end - auth));
-	hp = auth;
-	if (at) {
-		if (uri_decode(u->user, sizeof(u->user), auth, (size_t)(at - auth), 0))
-			return -1;
-		hp = at + 1;
+	x = xmlParseURI(text);
+	if (!x || !x->scheme)
+		goto out;
+	plus = strchr(x->scheme, '+');
+	if (copy(u->transport, sizeof(u->transport), plus ? plus + 1 : "") ||
+	    copy(u->user, sizeof(u->user), x->user) || copy(u->host, sizeof(u->host), x->server))
+		goto out;
+	/* an IPv6 literal is an address, without the URI's brackets */
+	if (u->host[0] == '[' && u->host[strlen(u->host) - 1] == ']') {
+		memmove(u->host, u->host + 1, strlen(u->host) - 2);
+		u->host[strlen(u->host) - 2] = '\0';
 	}
-	hp_end = auth_end;
-	if (*hp == '[') {
-		const char *rb = memchr(hp, ']', (size_t)(auth_end - hp));
-
-		if (!rb || (size_t)(rb - hp - 1) >= sizeof(u->host))
-			return -1;
-		memcpy(u->host, hp + 1, (size_t)(rb - hp - 1));
-		pc = rb + 1 < auth_end && rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		pc = memchr(hp, ':', (size_t)(auth_end - hp));
-		if (pc)
-			hp_end = pc;
-		if ((size_t)(hp_end - hp) >= sizeof(u->host))
-			return -1;
-		memcpy(u->host, hp, (size_t)(hp_end - hp));
-	}
-	if (pc) {
-		char *end;
-		long p = strtol(pc + 1, &end, 10);
-
-		if (end != auth_end || p < 1 || p > 65535)
-			return -1;
-		u->port = (int)p;
-	}
-	q = strchr(auth_end, '?');
-	return q ? parse_query(q + 1, u) : 0;
+	/* libxml2 before 2.11 says 0 for no port, later ones -1 */
+	if (x->port > 65535)
+		goto out;
+	u->port = x->port > 0 ? x->port : 0;
+	rc = each_param(x->query_raw, ssh_param, u);
+out:
+	xmlFreeURI(x);
+	return rc;
 }
 
 int uri_is_ssh(const struct ck_uri *u)
@@ -110,4 +137,44 @@ int uri_is_local(const struct ck_uri *u)
 	if (!strcmp(u->transport, "unix") || !u->host[0])
 		return 1;
 	return !uri_is_ssh(u) && config_is_loopback(u->host);
+}
+
+static int param_allowed(const char *k, size_t kl, const char *v, size_t vl, void *arg)
+{
+	(void)v;
+	(void)vl;
+	(void)arg;
+	return !listed(k, kl, allowed_params);
+}
+
+const char *uri_refusal(const char *text)
+{
+	xmlURIPtr x;
+	const char *plus, *why = NULL;
+	size_t i;
+
+	for (i = 0; text[i]; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			return "a URI has no control characters";
+	if (!strstr(text, "://"))
+		return "a URI looks like driver[+transport]://[user@]host[:port]/path";
+	x = xmlParseURI(text);
+	if (!x || !x->scheme) {
+		xmlFreeURI(x);
+		return "cannot parse that URI";
+	}
+	plus = strchr(x->scheme, '+');
+	for (i = 0; x->scheme[i] && x->scheme + i != plus; i++)
+		if (!isalnum((unsigned char)x->scheme[i]))
+			why = "the URI's driver is not a plain name";
+	if (!why && !listed(plus ? plus + 1 : "", plus ? strlen(plus + 1) : 0, allowed_transports))
+		why = "that transport is not one a host may be added with (ssh, libssh2, libssh, "
+		      "tls, tcp or none)";
+	if (!why && x->query_raw && each_param(x->query_raw, param_allowed, NULL))
+		why = "that URI parameter is not allowed (only mode, sshauth, no_tty): keys, "
+		      "known_hosts and commands belong in the daemon's config file";
+	if (!why && x->fragment)
+		why = "a URI for a host has no fragment";
+	xmlFreeURI(x);
+	return why;
 }

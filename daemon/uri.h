@@ -18,5 +18,11 @@ int uri_parse(const char *text, struct ck_uri *u);
 /* 1 when the hypervisor runs on this machine, so its consoles are local. */
 int uri_is_local(const struct ck_uri *u);
 int uri_is_ssh(const struct ck_uri *u);
+/*
+ * Why a user may not add a host with this URI (a transport or parameter
+ * not listed: command=, keyfile=, known_hosts= ... run or read files as
+ * the daemon's user), or NULL when it may.
+ */
+const char *uri_refusal(const char *text);
 
 #endif

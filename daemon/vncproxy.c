@@ -6,17 +6,13 @@
  * while a frame waits, so a slow browser slows the VNC server down instead
  * of growing a queue here.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "link.h"
 #include "log.h"
-#include "sshtunnel.h"
 #include "vncproxy.h"
 
 /*
@@ -28,14 +24,21 @@
  */
 #define DOWN_BUF (1024 * 1024)
 #define UP_MAX (1024 * 1024) /* browser bytes the VNC server has not taken yet */
+#define RFB_BANNER 12	     /* "RFB 003.008\n" */
 
 struct console {
 	struct lws *ws;
-	struct lws *raw;       /* TCP to the VNC server, for local hosts */
-	struct ssh_chan *chan; /* or a channel through the host's sshd */
-	int fd;
+	struct link *link; /* to the VNC server, whatever carries it; NULL once gone */
 	int connected, closing;
 	int link_ended; /* closing because the VNC server's side ended: a normal close */
+	/*
+	 * Nothing is relayed either way until the server's first bytes are an
+	 * RFB banner: the address comes from a VM definition users may edit,
+	 * and must not make the proxy a way into other local services.
+	 */
+	int verified;
+	unsigned char banner[RFB_BANNER];
+	size_t banner_len;
 	char reason[124];
 	unsigned char *down;
 	unsigned char *up;
@@ -70,7 +73,7 @@ static void console_free(struct console *c)
 {
 	struct ending *e;
 
-	if (c->ws || c->raw || c->chan)
+	if (c->ws || c->link)
 		return;
 	ck_log("user=%s vm=%s/%s console closed%s%s", c->user, c->t.host, c->t.vm,
 	       c->reason[0] ? ": " : "", c->reason);
@@ -108,95 +111,32 @@ struct console *console_new(struct lws *ws, const struct console_target *t, cons
 		return NULL;
 	}
 	c->ws = ws;
-	c->fd = -1;
 	c->t = *t;
 	snprintf(c->user, sizeof(c->user), "%s", user);
 	return c;
 }
 
-static int connect_direct(struct console *c)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	lws_adopt_desc_t ad;
-	socklen_t sl;
-	int one = 1;
-
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, c->t.addr, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)c->t.port);
-		sl = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, c->t.addr, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)c->t.port);
-		sl = sizeof(*in6);
-	} else {
-		console_close(c, "the VM's vnc file names no numeric address");
-		return 0;
-	}
-	c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		console_close(c, strerror(errno));
-		return 0;
-	}
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(c->fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) {
-		snprintf(c->reason, sizeof(c->reason), "cannot connect to the console: %s",
-			 strerror(errno));
-		close(c->fd);
-		console_close(c, NULL);
-		return 0;
-	}
-	/* a raw file descriptor: lws polls it, we do the reading and writing */
-	memset(&ad, 0, sizeof(ad));
-	ad.vh = lws_get_vhost(c->ws);
-	ad.type = LWS_ADOPT_RAW_FILE_DESC;
-	ad.fd.filefd = c->fd;
-	ad.vh_prot_name = "ck-vnc";
-	ad.opaque = c;
-	c->raw = lws_adopt_descriptor_vhost_via_info(&ad);
-	if (!c->raw) {
-		close(c->fd);
-		console_close(c, "cannot watch the console's socket");
-		return 0;
-	}
-	lws_set_timeout(c->raw, PENDING_TIMEOUT_AWAITING_CONNECT_RESPONSE, 10);
-	lws_callback_on_writable(c->raw);
-	return 0;
-}
+static const struct link_events events;
 
 int console_established(struct console *c)
 {
 	ck_log("user=%s vm=%s/%s console to %s:%d%s", c->user, c->t.host, c->t.vm, c->t.addr,
 	       c->t.port, c->t.ssh ? " through ssh" : "");
-	if (!c->t.ssh)
-		return connect_direct(c);
-	c->chan = ssh_chan_open(lws_get_vhost(c->ws), &c->t, c);
-	if (!c->chan)
-		console_close(c, "cannot start an ssh connection");
+	c->link = link_open(lws_get_vhost(c->ws), &c->t, &events, c);
+	if (!c->link)
+		console_close(c, c->t.ssh ? "cannot start an ssh connection"
+					  : "cannot connect to the console");
 	return 0;
 }
 
 static ssize_t link_read(struct console *c, void *buf, size_t n)
 {
-	ssize_t r;
-
-	if (c->chan)
-		return ssh_chan_read(c->chan, buf, n);
-	r = read(c->fd, buf, n);
-	return r < 0 ? -errno : r;
+	return c->link ? c->link->ops->read(c->link, buf, n) : -ENOTCONN;
 }
 
 static ssize_t link_write(struct console *c, const void *buf, size_t n)
 {
-	ssize_t r;
-
-	if (c->chan)
-		return ssh_chan_write(c->chan, buf, n);
-	r = write(c->fd, buf, n);
-	return r < 0 ? -errno : r;
+	return c->link ? c->link->ops->write(c->link, buf, n) : -ENOTCONN;
 }
 
 /* What the browser is told when the link to the VNC server ends with n. */
@@ -212,18 +152,14 @@ static const char *link_end_reason(ssize_t n)
 /* Nothing more to read for now: be woken when the server sends again. */
 static void wait_readable(struct console *c)
 {
-	if (c->chan)
-		ssh_chan_want_read(c->chan);
-	else if (c->raw)
-		lws_rx_flow_control(c->raw, 1);
+	if (c->link)
+		c->link->ops->want_read(c->link);
 }
 
 static void wait_writable(struct console *c)
 {
-	if (c->chan)
-		ssh_chan_want_write(c->chan);
-	else if (c->raw)
-		lws_callback_on_writable(c->raw);
+	if (c->link)
+		c->link->ops->want_write(c->link);
 }
 
 static int keep_up(struct console *c, const void *in, size_t len)
@@ -249,6 +185,8 @@ static int keep_up(struct console *c, const void *in, size_t len)
 /* Writes what the browser sent while the server could not take it. */
 static void flush_up(struct console *c)
 {
+	if (!c->verified)
+		return;
 	while (c->up_off < c->up_len) {
 		ssize_t n = link_write(c, c->up + c->up_off, c->up_len - c->up_off);
 
@@ -273,7 +211,7 @@ int console_ws_receive(struct console *c, const void *in, size_t len)
 
 	if (c->closing)
 		return 0;
-	if (c->connected && c->up_len == c->up_off) {
+	if (c->connected && c->verified && c->up_len == c->up_off) {
 		n = link_write(c, in, len);
 		if (n == -EAGAIN)
 			n = 0;
@@ -294,6 +232,47 @@ int console_ws_receive(struct console *c, const void *in, size_t len)
 	return 0;
 }
 
+static int is_rfb_banner(const unsigned char *b)
+{
+	static const char form[] = "RFB 999.999\n";
+	int i;
+
+	for (i = 0; i < RFB_BANNER; i++)
+		if (form[i] == '9' ? b[i] < '0' || b[i] > '9' : b[i] != (unsigned char)form[i])
+			return 0;
+	return 1;
+}
+
+/* Reads the server's banner; 1 once it is one (and sent on), 0: later, -1: not VNC. */
+static int check_banner(struct console *c)
+{
+	ssize_t n = link_read(c, c->banner + c->banner_len, RFB_BANNER - c->banner_len);
+
+	if (n == -EAGAIN)
+		return 0;
+	if (n <= 0) {
+		snprintf(c->reason, sizeof(c->reason), "%s", link_end_reason(n));
+		return -1;
+	}
+	c->banner_len += (size_t)n;
+	if (c->banner_len < RFB_BANNER)
+		return 0;
+	if (!is_rfb_banner(c->banner)) {
+		ck_log("user=%s vm=%s/%s console: %s:%d is not a VNC server", c->user, c->t.host,
+		       c->t.vm, c->t.addr, c->t.port);
+		snprintf(c->reason, sizeof(c->reason), "the console's address is not a VNC server");
+		return -1;
+	}
+	memcpy(c->down + LWS_PRE, c->banner, RFB_BANNER);
+	if (lws_write(c->ws, c->down + LWS_PRE, RFB_BANNER, LWS_WRITE_BINARY) < RFB_BANNER) {
+		snprintf(c->reason, sizeof(c->reason), "the browser's connection failed");
+		return -1;
+	}
+	c->verified = 1;
+	flush_up(c);
+	return 1;
+}
+
 /*
  * One read from the server straight into the frame buffer, one frame out.
  * 1: the buffer filled, more may wait; 0: drained for now; -1: the link ended
@@ -301,7 +280,11 @@ int console_ws_receive(struct console *c, const void *in, size_t len)
  */
 static int pump_down(struct console *c)
 {
-	ssize_t n = link_read(c, c->down + LWS_PRE, DOWN_BUF), more = 0;
+	ssize_t n, more = 0;
+
+	if (!c->verified)
+		return check_banner(c);
+	n = link_read(c, c->down + LWS_PRE, DOWN_BUF);
 
 	/*
 	 * In bulk, fewer and larger frames cost the browser less than one per
@@ -355,99 +338,59 @@ void console_ws_closed(struct console *c)
 	c->ws = NULL;
 	if (!c->reason[0])
 		snprintf(c->reason, sizeof(c->reason), "closed by the browser");
-	if (c->chan) {
-		ssh_chan_close(c->chan);
-		c->chan = NULL;
+	if (c->link) {
+		c->link->ops->close(c->link);
+		c->link = NULL;
 	}
-	if (c->raw)
-		lws_set_timeout(c->raw, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
 	console_free(c);
 }
 
-void console_link_ready(struct console *c)
+static void on_ready(void *user)
 {
+	struct console *c = user;
+
 	c->connected = 1;
 	flush_up(c);
 	if (c->ws)
 		lws_callback_on_writable(c->ws);
 }
 
-void console_link_kick(struct console *c)
+/*
+ * The server's side may move: forward at once when the browser's socket has
+ * room (a round trip then costs one poll); otherwise read when the browser
+ * can take it.
+ */
+static void on_kick(void *user)
 {
+	struct console *c = user;
+	int r;
+
 	if (c->up_off < c->up_len)
 		flush_up(c);
+	if (c->ws && c->connected && !c->closing && !lws_send_pipe_choked(c->ws)) {
+		r = pump_down(c);
+		if (!r) {
+			wait_readable(c);
+			return;
+		}
+		if (r < 0) {
+			c->link_ended = 1;
+			console_close(c, NULL);
+			return;
+		}
+	}
 	if (c->ws)
 		lws_callback_on_writable(c->ws);
 }
 
-void console_link_failed(struct console *c, const char *why)
+static void on_gone(void *user, const char *why, int ended)
 {
-	c->chan = NULL;
+	struct console *c = user;
+
+	c->link = NULL;
+	c->link_ended = ended && c->connected;
 	console_close(c, why);
 	console_free(c);
 }
 
-int vncproxy_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-			  size_t len)
-{
-	struct console *c = lws_get_opaque_user_data(wsi);
-	socklen_t sl = sizeof(int);
-	int err = 0;
-
-	switch (reason) {
-	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (!c)
-			return -1;
-		if (c->connected) {
-			flush_up(c);
-			return 0;
-		}
-		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl) || err) {
-			snprintf(c->reason, sizeof(c->reason),
-				 "cannot connect to the console at %s:%d: %s", c->t.addr, c->t.port,
-				 strerror(err ? err : errno));
-			console_close(c, NULL);
-			return -1;
-		}
-		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-		console_link_ready(c);
-		return 0;
-	case LWS_CALLBACK_RAW_RX_FILE:
-		if (!c)
-			return -1;
-		/*
-		 * Forward at once when the browser's socket has room: a round trip
-		 * then costs one poll. Otherwise stop polling the server and read
-		 * when the browser can take it.
-		 */
-		if (c->ws && c->connected && !c->closing && !lws_send_pipe_choked(c->ws)) {
-			int r = pump_down(c);
-
-			if (!r)
-				return 0;
-			if (r < 0) {
-				c->link_ended = 1;
-				console_close(c, NULL);
-			}
-		}
-		lws_rx_flow_control(wsi, 0);
-		if (c->ws)
-			lws_callback_on_writable(c->ws);
-		return 0;
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		if (!c)
-			return 0;
-		c->raw = NULL;
-		lws_set_opaque_user_data(wsi, NULL);
-		if (!c->connected) {
-			console_close(c, "cannot connect to the console (timed out)");
-		} else {
-			c->link_ended = 1;
-			console_close(c, "the VNC server closed the console");
-		}
-		console_free(c);
-		return 0;
-	default:
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
-	}
-}
+static const struct link_events events = {on_ready, on_kick, on_gone};

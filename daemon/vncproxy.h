@@ -20,14 +20,7 @@ int console_ws_receive(struct console *c, const void *in, size_t len);
 int console_ws_writeable(struct console *c);
 void console_ws_closed(struct console *c);
 
-/* Called by the ssh tunnel. */
-void console_link_ready(struct console *c);
-void console_link_kick(struct console *c); /* data may be readable or writable again */
 /* Why USER's last console of HOST/VM ended ("" when unknown). */
 const char *console_last_reason(const char *user, const char *host, const char *vm);
-void console_link_failed(struct console *c, const char *why);
-
-int vncproxy_raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-			  size_t len);
 
 #endif

@@ -11,6 +11,8 @@ const $ = (id) => document.getElementById(id);
 const tbody = document.querySelector('#vms tbody');
 const key = (host, name) => host + '/' + name;
 const enc = encodeURIComponent;
+// a name in an API path: bytes a URL cannot carry through the daemon escaped as .events writes them
+const encName = (s) => enc(String(s).replace(/[\x00-\x20\x7f\\]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0')));
 
 function message(text, info) {
 	const div = document.createElement('div');
@@ -21,8 +23,44 @@ function message(text, info) {
 	setTimeout(() => div.remove(), info ? 4000 : 15000);
 }
 
+/*
+ * The name that marks "me" is asked when this user first acts (or clicks
+ * "you"), not before: the inventory shows at once.
+ */
+let naming = null;
+function ensureName() {
+	if (session.user || session.mode !== 'token')
+		return Promise.resolve();
+	if (!naming)
+		naming = new Promise((resolve) => {
+			$('whoami').hidden = false;
+			$('whoami-name').focus();
+			$('whoami').addEventListener('submit', async function named(ev) {
+				ev.preventDefault();
+				try {
+					session = await api('POST', '/api/me', $('whoami-name').value.trim());
+				} catch (e) {
+					fail('name', e);
+					return;
+				}
+				$('whoami').hidden = true;
+				$('whoami').removeEventListener('submit', named);
+				showMe();
+				naming = null;
+				resolve();
+			});
+		});
+	return naming;
+}
+
+function showMe() {
+	$('me').textContent = session.user ? `you: ${session.user}` : 'you: (no name yet)';
+}
+
 async function api(method, path, body) {
 	const opts = { method, headers: {}, credentials: 'same-origin' };
+	if (method === 'POST' && path !== '/api/me')
+		await ensureName();
 	if (method === 'POST') {
 		opts.headers['X-CSRF-Token'] = session.csrf;
 		opts.body = body ?? '';
@@ -257,7 +295,7 @@ const CONFIRM = {
 };
 
 async function act(action, d) {
-	const base = `/api/vm/${enc(d.host)}/${enc(d.name)}`;
+	const base = `/api/vm/${encName(d.host)}/${encName(d.name)}`;
 	if (CONFIRM[action] && !confirm(CONFIRM[action](d)))
 		return;
 	try {
@@ -284,7 +322,7 @@ function editDescription(d) {
 	$('desc-save').onclick = async (ev) => {
 		ev.preventDefault();
 		try {
-			await api('POST', `/api/vm/${enc(d.host)}/${enc(d.name)}/description`, $('desc-text').value);
+			await api('POST', `/api/vm/${encName(d.host)}/${encName(d.name)}/description`, $('desc-text').value);
 			dlg.close();
 		} catch (e) {
 			$('desc-error').textContent = e.message + (e.detail ? '\n' + e.detail : '');
@@ -295,7 +333,7 @@ function editDescription(d) {
 
 async function editXml(d) {
 	const dlg = $('xml-dialog');
-	const path = `/api/vm/${enc(d.host)}/${enc(d.name)}/config.xml`;
+	const path = `/api/vm/${encName(d.host)}/${encName(d.name)}/config.xml`;
 	dlg.querySelector('.vmname').textContent = `${d.host}/${d.name}`;
 	$('xml-error').textContent = '';
 	$('xml-text').value = await api('GET', path);
@@ -318,6 +356,12 @@ async function editXml(d) {
 function wire() {
 	tbody.addEventListener('click', (ev) => {
 		const b = ev.target.closest('[data-act]');
+		if (b && b.dataset.act === 'console' && !session.user && session.mode === 'token') {
+			// a console is an action: it needs the name, then opens
+			ev.preventDefault();
+			ensureName().then(() => window.open(b.href, '_blank'));
+			return;
+		}
 		if (!b || b.dataset.act === 'console')
 			return;
 		const row = vms.get(b.closest('tr').dataset.key);
@@ -340,7 +384,7 @@ function wire() {
 		ev.preventDefault();
 		const name = $('addhost-name').value.trim();
 		try {
-			await api('POST', `/api/host/${enc(name)}`, $('addhost-uri').value.trim());
+			await api('POST', `/api/host/${encName(name)}`, $('addhost-uri').value.trim());
 			message(`host ${name} added`, true);
 			$('addhost-form').reset();
 		} catch (e) {
@@ -359,20 +403,8 @@ async function start() {
 		sortCol = COLS.includes(s.replace(/^-/, '')) ? s.replace(/^-/, '') : 'host';
 	}
 	session = await api('GET', '/api/session');
-	if (!session.user) {
-		$('whoami').hidden = false;
-		await new Promise((resolve) => $('whoami').addEventListener('submit', async (ev) => {
-			ev.preventDefault();
-			try {
-				session = await api('POST', '/api/me', $('whoami-name').value.trim());
-				$('whoami').hidden = true;
-				resolve();
-			} catch (e) {
-				fail('name', e);
-			}
-		}));
-	}
-	$('me').textContent = `you: ${session.user}`;
+	showMe();
+	$('me').addEventListener('click', () => ensureName());
 	wire();
 	await loadAll();
 	follow();

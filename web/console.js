@@ -5,6 +5,8 @@ const p = new URLSearchParams(location.search);
 const host = p.get('host'), vm = p.get('vm');
 const status = document.getElementById('status');
 const enc = encodeURIComponent;
+// a name in an API path: bytes a URL cannot carry through the daemon escaped as .events writes them
+const encName = (s) => enc(String(s).replace(/[\x00-\x20\x7f\\]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0')));
 
 function say(text, bad) {
 	status.textContent = text;
@@ -15,7 +17,7 @@ async function open() {
 	document.getElementById('title').textContent = `${host}/${vm}`;
 	document.title = `${host}/${vm} console`;
 	const session = await (await fetch('/api/session')).json();
-	const r = await fetch(`/api/console/${enc(host)}/${enc(vm)}`, {
+	const r = await fetch(`/api/console/${encName(host)}/${encName(vm)}`, {
 		method: 'POST', body: '', headers: { 'X-CSRF-Token': session.csrf },
 	});
 	const res = await r.json();
@@ -24,7 +26,7 @@ async function open() {
 		return;
 	}
 	const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-	const ws = new WebSocket(`${scheme}://${location.host}/console/${enc(host)}/${enc(vm)}?token=${enc(res.token)}`);
+	const ws = new WebSocket(`${scheme}://${location.host}/console/${encName(host)}/${encName(vm)}?token=${enc(res.token)}`);
 	// The daemon's close frame says why a console ended: whenever it comes,
 	// before or after noVNC's own disconnect event, it has the last word.
 	const closed = new Promise((resolve) => ws.addEventListener('close', (ev) => {
@@ -41,7 +43,7 @@ async function open() {
 		// A reset socket loses the close frame: ask the daemon instead.
 		for (let i = 0; !reason && i < 10; i++) {
 			try {
-				const r = await fetch(`/api/console/${enc(host)}/${enc(vm)}`);
+				const r = await fetch(`/api/console/${encName(host)}/${encName(vm)}`);
 				reason = (await r.json()).reason || '';
 			} catch (e) {
 				reason = '';

@@ -72,6 +72,8 @@ function run(cmd, args, opts = {}) {
 	p.stdout.on('data', (d) => { p.out += d; });
 	p.stderr.on('data', (d) => { p.err += d; });
 	p.exited = new Promise((r) => p.on('exit', (code, sig) => r({ code, sig })));
+	// a program that cannot start fails its test; unhandled, it would end the file without cleanup
+	p.on('error', (e) => { p.err += `cannot run ${cmd}: ${e.message}\n`; p.exitCode = p.exitCode ?? 127; });
 	children.push(p);
 	return p;
 }
@@ -103,7 +105,10 @@ function fakeMount(hosts) {
 		for (const [vm, files] of Object.entries(h.vms || {})) {
 			const d = path.join(mnt, host, vm);
 			fs.mkdirSync(d);
-			const all = { state: 'running', owner: '', description: '', ip: '', vnc: '', uuid: '', vcpus: '1', memory: '1024', autostart: '0', error: '', 'config.xml': '<domain/>', ...files };
+			// a VM with a console has that VNC display in its definition
+			const port = files.vnc ? files.vnc.replace(/.*:/, '') : '';
+			const xml = port ? `<domain><devices><graphics type='vnc' port='${port}'/></devices></domain>` : '<domain/>';
+			const all = { state: 'running', owner: '', description: '', ip: '', vnc: '', uuid: '', vcpus: '1', memory: '1024', autostart: '0', error: '', 'config.xml': xml, ...files };
 			for (const [f, v] of Object.entries(all))
 				fs.writeFileSync(path.join(d, f), v ? v + '\n' : '');
 		}
@@ -113,6 +118,7 @@ function fakeMount(hosts) {
 
 async function startDaemon(mount, args = []) {
 	const port = await freePort();
+	const startedAt = Date.now();
 	const p = run(path.join(build, 'daemon/catkeeper-web'), ['--mount', mount, '--port', String(port), ...args]);
 	p.daemon = true;
 	const url = await until('the daemon URL', () => {
@@ -122,7 +128,7 @@ async function startDaemon(mount, args = []) {
 		return m && m[1];
 	});
 	const base = `${args.includes('--cert') ? 'https' : 'http'}://127.0.0.1:${port}`;
-	return { p, port, base, url, token: new URL(url).searchParams.get('token') };
+	return { p, port, base, url, token: new URL(url).searchParams.get('token'), startedAt };
 }
 
 /* Plain HTTP with full control over the headers (fetch would add its own). */
@@ -148,15 +154,55 @@ function request(base, method, p, { headers = {}, body } = {}) {
 	});
 }
 
-/* Logs in with the token, names the session; returns what later requests need. */
+/*
+ * Logs in, names the session; returns what later requests need. The start
+ * token works once: later logins use an invitation made from the first session.
+ */
 async function login(d, name = 'alice') {
-	const r = await request(d.base, 'GET', `/login?token=${d.token}`);
+	let url = `/login?token=${d.token}`;
+	if (d.first)
+		url = JSON.parse((await request(d.base, 'POST', '/api/invite', { headers: d.first, body: '' })).body).url;
+	const r = await request(d.base, 'GET', url);
 	const cookie = (r.headers['set-cookie'] || [''])[0].split(';')[0];
 	const s = JSON.parse((await request(d.base, 'GET', '/api/session', { headers: { Cookie: cookie } })).body);
 	const auth = { Cookie: cookie, Origin: d.base, 'X-CSRF-Token': s.csrf };
 	if (name)
 		await request(d.base, 'POST', '/api/me', { headers: auth, body: name });
+	if (!d.first)
+		d.first = auth;
 	return auth;
+}
+
+/* Opens a websocket; resolves with { ok, ws } or { ok: false, status | error }. */
+function wsOpen(url, headers, protocol) {
+	const WebSocket = requireModule('ws');
+	return new Promise((resolve) => {
+		const ws = new WebSocket(url, protocol, { headers, perMessageDeflate: false });
+		ws.on('open', () => resolve({ ok: true, ws }));
+		ws.on('unexpected-response', (req, res) => resolve({ ok: false, status: res.statusCode }));
+		ws.on('error', (e) => resolve({ ok: false, error: e.message }));
+	});
+}
+
+/* A password login (--passwd); returns what later requests need, and the login's status. */
+async function pwLogin(d, user, pass) {
+	const r = await request(d.base, 'POST', '/login', { headers: { Origin: d.base, 'Content-Type': 'application/x-www-form-urlencoded' },
+		body: `user=${encodeURIComponent(user)}&password=${encodeURIComponent(pass)}` });
+	const cookie = (r.headers['set-cookie'] || [''])[0].split(';')[0];
+	const s = cookie ? JSON.parse((await request(d.base, 'GET', '/api/session', { headers: { Cookie: cookie } })).body) : {};
+	return { Cookie: cookie, Origin: d.base, 'X-CSRF-Token': s.csrf, status: r.status, headers: r.headers };
+}
+
+/* A URL that logs a browser in: the start token while unused, else an invitation. */
+async function loginUrl(d) {
+	if (!d.first) {
+		d.first = true; // spent by the browser that opens it
+		return d.url;
+	}
+	if (d.first === true)
+		throw new Error('the start token went to a browser: log in with t.login(d) first');
+	const r = await request(d.base, 'POST', '/api/invite', { headers: d.first, body: '' });
+	return new URL(JSON.parse(r.body).url, d.base).href;
 }
 
 let finishing = false;
@@ -183,11 +229,11 @@ async function finish() {
 	process.exit(failed ? 1 : 0);
 }
 
-/* Runs the test body, then cleans up whatever happened. */
-function main(body) {
+/* Runs the test body (within ms), then cleans up whatever happened. */
+function main(body, ms = 240000) {
 	for (const sig of ['SIGINT', 'SIGTERM'])
 		process.on(sig, () => { ok(false, `interrupted by ${sig}`); finish(); });
-	const timer = setTimeout(() => { ok(false, 'test file finished in time'); finish(); }, 240000);
+	const timer = setTimeout(() => { ok(false, 'test file finished in time'); finish(); }, ms);
 	body().catch((e) => ok(false, 'test file ran to its end', e.stack)).finally(() => {
 		clearTimeout(timer);
 		setTimeout(finish, 200);
@@ -209,4 +255,4 @@ function cleanupLater(fn) {
 }
 
 module.exports = { cleanupLater, top, build, ok, skip, sleep, until, tmpdir, freePort, run, startMount, fakeMount,
-	startDaemon, request, login, finish, main, requireModule };
+	startDaemon, request, login, loginUrl, wsOpen, pwLogin, finish, main, requireModule };

@@ -1,5 +1,5 @@
 // A stand-in remote host for console tests: a network namespace reached over a
-// veth (10.77.250.2), an sshd of its own inside, and a VNC server on the host's
+// veth (NET.250.2), an sshd of its own inside, and a VNC server on the host's
 // loopback. Lighter than tests/testbed (no libvirt), and it can run beside it.
 'use strict';
 const fs = require('fs');
@@ -7,7 +7,10 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const t = require('./lib');
 
-const NS = 'ckwebssh', VR = 'ckwebr', VH = 'ckwebh', IP = '10.77.250.2';
+// named and numbered after the testbed's TESTBED_PREFIX and TESTBED_NET, so that
+// two people's test runs on one machine do not tear down each other's host
+const PREFIX = process.env.TESTBED_PREFIX || 'ck', NET = process.env.TESTBED_NET || '10.77';
+const NS = `${PREFIX}webssh`, VR = `${PREFIX}webr`, VH = `${PREFIX}webh`, IP = `${NET}.250.2`;
 
 function sh(cmd, args, opts = {}) {
 	return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...opts });
@@ -35,7 +38,7 @@ async function sshHost(...vncCommands) {
 	t.cleanupLater(() => teardown(dir));
 	sh('ip', ['link', 'add', VR, 'type', 'veth', 'peer', 'name', VH]);
 	sh('ip', ['link', 'set', VH, 'netns', NS]);
-	sh('ip', ['addr', 'add', '10.77.250.1/30', 'dev', VR]);
+	sh('ip', ['addr', 'add', `${NET}.250.1/30`, 'dev', VR]);
 	sh('ip', ['link', 'set', VR, 'up']);
 	sh('ip', ['netns', 'exec', NS, 'ip', 'addr', 'add', `${IP}/30`, 'dev', VH]);
 	sh('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', VH, 'up']);
