@@ -21,16 +21,6 @@ const char *vm_state_name(enum vm_state st)
 	return st <= VM_PMSUSPENDED ? names[st] : "nostate";
 }
 
-void dom_info_clear(struct dom_info *di)
-{
-	free(di->name);
-	free(di->owner);
-	free(di->description);
-	free(di->vnc);
-	free(di->ips);
-	memset(di, 0, sizeof(*di));
-}
-
 static enum vm_state map_state(int st)
 {
 	switch (st) {

@@ -385,3 +385,13 @@ out:
 	xmlFreeDoc(doc);
 	return rc;
 }
+
+void dom_info_clear(struct dom_info *di)
+{
+	free(di->name);
+	free(di->owner);
+	free(di->description);
+	free(di->vnc);
+	free(di->ips);
+	memset(di, 0, sizeof(*di));
+}
