@@ -166,54 +166,21 @@ static void prime_pages(struct vm *vm, fuse_ino_t ino)
 	free(text);
 }
 
-/* A table is read as it was at its open: rows do not move under a reader. */
-static void open_table(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct handle *hd;
-	struct node *n = NULL;
-
-	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	hd = handle_new(ino);
-	if (!hd) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	hd->table = true;
-	inv_rdlock();
-	if (ino == INO_VMS || ((n = inv_node(ID_OF(ino))) && n->type == N_HOST))
-		hd->buf = table_render((struct host *)n, &hd->len);
-	inv_unlock();
-	if (!hd->buf) {
-		handle_free(hd);
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	fi->direct_io = 1;
-	fi->fh = (uintptr_t)hd;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		handle_free(hd);
-}
-
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	enum file_kind kind = KIND_OF(ino);
 	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
 	struct handle *hd;
 	struct node *n;
+	/* .vms: every VM's row, or one host's */
+	bool table = ino == INO_VMS || (ino > INO_EVENTS && kind == F_VMS);
 	int rc = 0;
 
-	if (ino == INO_VMS || (ino > INO_EVENTS && kind == F_VMS)) {
-		open_table(req, ino, fi);
-		return;
-	}
-	if (ino == INO_EVENTS && writing) {
+	if ((ino == INO_EVENTS || table) && writing) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	if (ino != INO_EVENTS && kind != F_SCRATCH && writing && !file_writable(kind)) {
+	if (ino != INO_EVENTS && !table && kind != F_SCRATCH && writing && !file_writable(kind)) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
@@ -233,15 +200,19 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = config_open(hd, ID_OF(ino), writing);
 		if (rc == 0 && writing)
 			writer_add(hd, fuse_req_ctx(req)->pid);
-	} else if (kind == F_SCRATCH || writing) {
+	} else if (kind == F_SCRATCH || writing || table) {
 		fi->direct_io = 1;
 	} else {
 		fi->keep_cache = 1;
 		fi->noflush = 1;
 	}
 	inv_rdlock();
-	n = inv_node(ID_OF(ino));
-	if (!n && ino != INO_EVENTS) {
+	n = ino == INO_VMS ? NULL : inv_node(ID_OF(ino));
+	if (table && (ino == INO_VMS || (n && n->type == N_HOST))) {
+		/* Read as it was at its open: rows do not move under a reader. */
+		hd->table = true;
+		hd->buf = table_render((struct host *)n, &hd->len);
+	} else if (!n && ino != INO_EVENTS) {
 		rc = -ENOENT;
 	} else if (n) {
 		hd->seen_gen = file_gen(n, kind);

@@ -575,18 +575,11 @@ static void queue_run(struct queue *q)
 	queue_loop(q);
 }
 
-static _Thread_local bool on_ring;
-
-bool uring_ring_thread(void)
-{
-	return on_ring;
-}
-
 static void *queue_main(void *arg)
 {
 	struct queue *q = arg;
 
-	on_ring = true;
+	uring_on_ring = true;
 	q->thread = pthread_self();
 	queue_run(q);
 	pthread_mutex_lock(&q->lock);

@@ -12,6 +12,8 @@ struct entry;
 
 /* The session the rings serve. */
 extern struct fuse_session *uring_session;
+/* Set on each ring's own thread (uring_ring_thread()). */
+extern _Thread_local bool uring_on_ring;
 /* The ring entry whose request this thread is serving, if any. */
 extern _Thread_local struct entry *uring_current;
 

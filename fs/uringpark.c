@@ -140,3 +140,10 @@ bool park_stop(int wait_ms)
 	pthread_mutex_unlock(&lock);
 	return left;
 }
+
+_Thread_local bool uring_on_ring;
+
+bool uring_ring_thread(void)
+{
+	return uring_on_ring;
+}
