@@ -30,6 +30,7 @@ static const char *const file_names[F_VMS + 1] = {
     [F_UUID] = "uuid",	     [F_VCPUS] = "vcpus",
     [F_MEMORY] = "memory",   [F_AUTOSTART] = "autostart",
     [F_HISTORY] = "history", [F_ERROR] = "error",
+    [F_IP_LAST] = "ip_last",
     [F_URI] = ".uri",	     [F_STATUS] = ".status",
     [F_VMS] = ".vms",
 };

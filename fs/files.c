@@ -76,6 +76,8 @@ static char *vm_text(struct vm *vm, enum file_kind kind)
 		return line(vm->description);
 	case F_IP:
 		return strdup(vm->ips);
+	case F_IP_LAST:
+		return strdup(vm->ip_last);
 	case F_VNC:
 		return line(vm->vnc);
 	case F_UUID:

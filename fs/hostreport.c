@@ -35,11 +35,21 @@ static void set_str(struct vm *vm, enum file_kind kind, char **field, const char
 	} while (0)
 
 /* A history row to write once the lock is dropped. */
-struct owner_note {
-	char *host, *uuid, *owner, *user;
+struct store_note {
+	char *host, *uuid;
+	char *owner, *user; /* a reservation changed */
+	char *ips;	    /* new addresses seen */
 };
 
-static void apply(struct vm *vm, const struct dom_info *di, struct owner_note *note)
+static void note_vm(struct store_note *note, struct vm *vm)
+{
+	if (!note->host) {
+		note->host = strdup(vm->host->name);
+		note->uuid = strdup(vm->uuid);
+	}
+}
+
+static void apply(struct vm *vm, const struct dom_info *di, struct store_note *note)
 {
 	if (di->fields & DI_STATE)
 		SET_NUM(vm, F_STATE, state, di->state);
@@ -49,8 +59,7 @@ static void apply(struct vm *vm, const struct dom_info *di, struct owner_note *n
 		SET_NUM(vm, F_AUTOSTART, autostart, di->autostart);
 	if (di->fields & DI_DEFINITION) {
 		if (strcmp(vm->owner, di->owner)) {
-			note->host = strdup(vm->host->name);
-			note->uuid = strdup(vm->uuid);
+			note_vm(note, vm);
 			note->owner = strdup(di->owner);
 			note->user = strdup(vm->owner_writer ? vm->owner_writer : "-");
 			set_str(vm, F_OWNER, &vm->owner, di->owner);
@@ -69,15 +78,24 @@ static void apply(struct vm *vm, const struct dom_info *di, struct owner_note *n
 	}
 	if (di->fields & DI_LIVE)
 		set_str(vm, F_VNC, &vm->vnc, di->vnc);
-	if (di->fields & DI_IPS)
+	if (di->fields & DI_IPS) {
 		set_str(vm, F_IP, &vm->ips, di->ips);
+		if (*di->ips && strcmp(vm->ip_last, di->ips)) {
+			set_str(vm, F_IP_LAST, &vm->ip_last, di->ips);
+			note_vm(note, vm);
+			note->ips = strdup(di->ips);
+		}
+	}
 }
 
-static void note_write(struct owner_note *note)
+static void note_write(struct store_note *note)
 {
 	if (note->owner && inv_store)
 		store_owner_changed(inv_store, note->host, note->uuid, note->owner, note->user,
 				    time(NULL));
+	if (note->ips && inv_store)
+		store_put_last_ips(inv_store, note->host, note->uuid, note->ips, time(NULL));
+	free(note->ips);
 	free(note->host);
 	free(note->uuid);
 	free(note->owner);
@@ -87,7 +105,7 @@ static void note_write(struct owner_note *note)
 static void on_domain(void *opaque, const struct dom_info *di)
 {
 	struct host *h = opaque;
-	struct owner_note note = {0};
+	struct store_note note = {0};
 	struct vm *vm, *named;
 
 	inv_wrlock();
@@ -121,9 +139,15 @@ static void on_domain(void *opaque, const struct dom_info *di)
 		vm->creating = true;
 	}
 	if (!*vm->uuid) {
+		char *last = inv_store ? store_last_ips(inv_store, h->name, di->uuid) : NULL;
+
 		snprintf(vm->uuid, sizeof(vm->uuid), "%s", di->uuid);
 		g_hash_table_insert(h->by_uuid, vm->uuid, vm);
 		inv_value_changed(&vm->node, F_UUID);
+		/* Where it was last seen, from before this mount or a stop. */
+		if (last)
+			set_str(vm, F_IP_LAST, &vm->ip_last, last);
+		free(last);
 	}
 	if (strcmp(vm->name, di->name))
 		vm_rename(vm, di->name);

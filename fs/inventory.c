@@ -134,6 +134,7 @@ static void vm_free(struct vm *vm)
 	free(vm->ips);
 	free(vm->vnc);
 	free(vm->error);
+	free(vm->ip_last);
 	free(vm->owner_writer);
 	free(vm);
 }
@@ -151,9 +152,10 @@ struct vm *vm_new(struct host *h, const char *name)
 	vm->ips = strdup("");
 	vm->vnc = strdup("");
 	vm->error = strdup("");
+	vm->ip_last = strdup("");
 	vm->state = VM_SHUTOFF;
 	vm->mtime = time(NULL);
-	if (!vm->name || !vm->owner || !vm->description || !vm->ips || !vm->vnc || !vm->error ||
+	if (!vm->name || !vm->owner || !vm->description || !vm->ips || !vm->vnc || !vm->error || !vm->ip_last ||
 	    !new_node(&vm->node, N_VM)) {
 		vm_free(vm);
 		return NULL;

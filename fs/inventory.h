@@ -33,6 +33,7 @@ enum file_kind {
 	F_AUTOSTART,
 	F_HISTORY,
 	F_ERROR,
+	F_IP_LAST,
 	F_NVMFILES,
 	F_URI = 16,
 	F_STATUS,
@@ -115,6 +116,7 @@ struct vm {
 	size_t config_size;
 	uint64_t config_hash;
 	char *owner, *description, *ips, *vnc, *error;
+	char *ip_last; /* the addresses last seen, kept when it stops (and in the store) */
 	size_t description_len; /* it may be MBs, read in pages */
 	char *owner_writer;	/* local user of a reservation under way */
 	time_t mtime;

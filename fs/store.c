@@ -31,7 +31,9 @@ static const char schema[] =
     "UPDATE history SET released = taken WHERE released IS NULL AND id NOT IN"
     " (SELECT MAX(id) FROM history WHERE released IS NULL GROUP BY host, uuid);"
     "CREATE UNIQUE INDEX IF NOT EXISTS history_open ON history(host, uuid)"
-    " WHERE released IS NULL;";
+    " WHERE released IS NULL;"
+    "CREATE TABLE IF NOT EXISTS last_ips(host TEXT NOT NULL, uuid TEXT NOT NULL,"
+    " ips TEXT NOT NULL, seen INTEGER NOT NULL, PRIMARY KEY(host, uuid));";
 
 static int mkdir_parents(const char *path)
 {
@@ -224,6 +226,35 @@ out:
 	pthread_mutex_unlock(&st->lock);
 	free(current);
 	return rc;
+}
+
+int store_put_last_ips(struct store *st, const char *host, const char *uuid, const char *ips,
+		       time_t when)
+{
+	const char *args[] = {host, uuid, ips, NULL};
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = exec(st, "INSERT OR REPLACE INTO last_ips(host, uuid, ips, seen) VALUES(?, ?, ?, ?)",
+		  args, when);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+char *store_last_ips(struct store *st, const char *host, const char *uuid)
+{
+	const char *args[] = {host, uuid, NULL};
+	sqlite3_stmt *stmt;
+	char *ips = NULL;
+
+	pthread_mutex_lock(&st->lock);
+	stmt = prepare(st, "SELECT ips FROM last_ips WHERE host = ? AND uuid = ?", args);
+	if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
+		ips = strdup((const char *)sqlite3_column_text(stmt, 0));
+	if (stmt)
+		sqlite3_finalize(stmt);
+	pthread_mutex_unlock(&st->lock);
+	return ips;
 }
 
 char *store_history(struct store *st, const char *host, const char *uuid)

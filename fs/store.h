@@ -3,8 +3,8 @@
 #define CK_STORE_H
 
 /*
- * What stays local to this machine: the configured hosts and the history of
- * reservations. Knows nothing of FUSE nor libvirt.
+ * What stays local to this machine: the configured hosts, the history of
+ * reservations and the addresses last seen. Knows nothing of FUSE nor libvirt.
  */
 #include <time.h>
 
@@ -24,6 +24,11 @@ int store_del_host(struct store *st, const char *name);
  */
 int store_owner_changed(struct store *st, const char *host, const char *uuid, const char *owner,
 			const char *local_user, time_t when);
+/* The addresses a VM had when last seen with any (its ip_last), and when. */
+int store_put_last_ips(struct store *st, const char *host, const char *uuid, const char *ips,
+		       time_t when);
+/* Malloc'd, NULL when none is known. */
+char *store_last_ips(struct store *st, const char *host, const char *uuid);
 /* Malloc'd text, one reservation a line (see catkeeperfs(1)); NULL on error. */
 char *store_history(struct store *st, const char *host, const char *uuid);
 
