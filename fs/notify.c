@@ -139,7 +139,7 @@ int notifier_start(struct fuse_session *se)
 	return 0;
 }
 
-/* After inventory_shutdown(), which ends the change stream. */
+/* After inventory_stop(), which ends the change stream. */
 void notifier_stop(void)
 {
 	if (!running)

@@ -169,21 +169,28 @@ int store_del_host(struct store *st, const char *name)
 	return rc;
 }
 
-static char *open_owner(struct store *st, const char *host, const char *uuid)
+/* Under st->lock: the text of the first row's first column, malloc'd; NULL for none. */
+static char *select_text(struct store *st, const char *sql, const char *const *args)
 {
-	const char *args[] = {host, uuid, NULL};
-	sqlite3_stmt *stmt = prepare(st,
-				     "SELECT owner FROM history WHERE host = ? AND uuid = ?"
-				     " AND released IS NULL ORDER BY id DESC LIMIT 1",
-				     args);
-	char *owner = NULL;
+	sqlite3_stmt *stmt = prepare(st, sql, args);
+	char *text = NULL;
 
 	if (!stmt)
 		return NULL;
 	if (sqlite3_step(stmt) == SQLITE_ROW)
-		owner = strdup((const char *)sqlite3_column_text(stmt, 0));
+		text = strdup((const char *)sqlite3_column_text(stmt, 0));
 	sqlite3_finalize(stmt);
-	return owner;
+	return text;
+}
+
+static char *open_owner(struct store *st, const char *host, const char *uuid)
+{
+	const char *args[] = {host, uuid, NULL};
+
+	return select_text(st,
+			   "SELECT owner FROM history WHERE host = ? AND uuid = ?"
+			   " AND released IS NULL ORDER BY id DESC LIMIT 1",
+			   args);
 }
 
 int store_owner_changed(struct store *st, const char *host, const char *uuid, const char *owner,
@@ -244,15 +251,10 @@ int store_put_last_ips(struct store *st, const char *host, const char *uuid, con
 char *store_last_ips(struct store *st, const char *host, const char *uuid)
 {
 	const char *args[] = {host, uuid, NULL};
-	sqlite3_stmt *stmt;
-	char *ips = NULL;
+	char *ips;
 
 	pthread_mutex_lock(&st->lock);
-	stmt = prepare(st, "SELECT ips FROM last_ips WHERE host = ? AND uuid = ?", args);
-	if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
-		ips = strdup((const char *)sqlite3_column_text(stmt, 0));
-	if (stmt)
-		sqlite3_finalize(stmt);
+	ips = select_text(st, "SELECT ips FROM last_ips WHERE host = ? AND uuid = ?", args);
 	pthread_mutex_unlock(&st->lock);
 	return ips;
 }
